@@ -1,0 +1,32 @@
+# dancu: build, test and demo. Every cargo command uses the release profile, so RocksDB is compiled once.
+# CARGO_TARGET_DIR is respected when set.
+
+SHELL := /bin/bash
+CARGO ?= cargo
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+
+.PHONY: deps build test demo
+
+# clang and libclang are needed to build RocksDB's bindings; installed only when missing.
+deps:
+	@if ! command -v clang >/dev/null 2>&1 || ! ldconfig -p 2>/dev/null | grep -q libclang; then \
+		echo "deps: installing clang and libclang-dev"; \
+		sudo=""; if [ "$$(id -u)" -ne 0 ]; then sudo=sudo; fi; \
+		$$sudo apt-get update -qq && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang libclang-dev >/dev/null; \
+	fi
+
+build: deps
+	$(CARGO) build --release --workspace --bins
+
+test: deps
+	@started=$$(date +%s); \
+	$(CARGO) fmt --all -- --check && \
+	$(CARGO) clippy --release --workspace --all-targets -- -D warnings && \
+	$(CARGO) test --release --workspace; \
+	status=$$?; \
+	echo "make test: $$(( $$(date +%s) - started )) s, exit status $$status"; \
+	exit $$status
+
+demo: build
+	$(TARGET_DIR)/release/dancu-demo

@@ -1,0 +1,772 @@
+//! The client: routes each call to the right node, follows leader hints, retries within a deadline.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
+
+use dancu_proto::v1::registry_client::RegistryClient;
+use dancu_proto::v1::{
+    BatchGetCitizensRequest, BatchGetResult, CallerContext, Citizen, Consistency,
+    GetCitizenRequest, GetCitizenResponse, PutCitizenRequest, PutCitizenResponse, StatusRequest,
+    StatusResponse,
+};
+use tonic::transport::Channel;
+use tonic::{Code, Request, Response, Status};
+
+use crate::channels::Channels;
+use crate::error::{classify, Disposition};
+use crate::retry::{Backoff, ATTEMPT_DURATION_MIN};
+use crate::routing::{pick_node, RoutingTable, Target};
+use crate::{ClientError, ClientOptions};
+
+/// Most IDs in one `batch_get` (the server enforces the same limit).
+pub const BATCH_IDS_MAX: usize = 1000;
+/// Leader hints followed at once, one after another, before the client backs off (hints can chase each other
+/// during an election).
+const REDIRECTS_IMMEDIATE_MAX: u32 = 3;
+/// tonic enforces the per-attempt timeout itself; this outer bound only catches an attempt stuck before tonic's
+/// timer starts (e.g. while connecting).
+const ATTEMPT_SLACK: Duration = Duration::from_millis(100);
+/// Refreshes triggered by failing calls are skipped when the map was refreshed this recently, so many calls
+/// failing together cause one `Status` round, not one each.
+const REFRESH_INTERVAL_MIN: Duration = Duration::from_millis(100);
+
+/// A dancu client. Cheap to clone; clones share channels and the partition map cache.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    options: ClientOptions,
+    /// The endpoints the caller gave, in order; the first one serves FOLLOWER and STALE reads when it can.
+    endpoints: Vec<String>,
+    table: RwLock<RoutingTable>,
+    channels: Channels,
+    round_robin: AtomicUsize,
+    /// When the map was last refreshed because calls failed; held while such a refresh runs.
+    refreshed_at: tokio::sync::Mutex<Option<Instant>>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("endpoints", &self.inner.endpoints)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A random 128-bit request id in hex.
+fn new_request_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+fn target_for(consistency: Consistency) -> Target {
+    match consistency {
+        Consistency::Follower | Consistency::Stale => Target::Replica,
+        Consistency::Unspecified | Consistency::Linearizable | Consistency::ReadIndex => {
+            Target::Leader
+        }
+    }
+}
+
+/// The status's message followed by its error sources (tonic puts the OS error, e.g. "Connection refused", there).
+fn describe(status: &Status) -> String {
+    let mut text = status.message().to_string();
+    let mut source = std::error::Error::source(status);
+    while let Some(error) = source {
+        let part = error.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = error.source();
+    }
+    text
+}
+
+/// Runs one attempt with a hard upper bound on its duration.
+async fn bounded<T>(
+    timeout: Duration,
+    attempt: impl Future<Output = Result<T, Status>>,
+) -> Result<T, Status> {
+    match tokio::time::timeout(timeout + ATTEMPT_SLACK, attempt).await {
+        Ok(result) => result,
+        Err(_) => Err(Status::cancelled("attempt timed out")),
+    }
+}
+
+/// Puts per-partition batch answers back in request order. `parts` holds, per partition, the request indices
+/// of its IDs and the server's results for them (in the same order).
+pub(crate) fn reassemble(
+    ids: &[String],
+    parts: Vec<(Vec<usize>, Vec<BatchGetResult>)>,
+) -> Result<Vec<BatchGetResult>, ClientError> {
+    let mut slots: Vec<Option<BatchGetResult>> = vec![None; ids.len()];
+    for (idxs, results) in parts {
+        if idxs.len() != results.len() {
+            let message = format!(
+                "a batch of {} IDs got {} results",
+                idxs.len(),
+                results.len()
+            );
+            return Err(ClientError::Server {
+                code: Code::Internal,
+                message,
+            });
+        }
+        for (idx, result) in idxs.into_iter().zip(results) {
+            if result.id != ids[idx] || slots[idx].is_some() {
+                let message = format!("result {idx} of a batch does not answer the ID asked for");
+                return Err(ClientError::Server {
+                    code: Code::Internal,
+                    message,
+                });
+            }
+            slots[idx] = Some(result);
+        }
+    }
+    slots
+        .into_iter()
+        .enumerate()
+        .map(|(idx, slot)| {
+            slot.ok_or_else(|| ClientError::Server {
+                code: Code::Internal,
+                message: format!("no result for ID {idx} of the batch"),
+            })
+        })
+        .collect()
+}
+
+/// What one failed attempt left behind, for the error given when the loop stops.
+struct LastFailure {
+    message: String,
+    timed_out: bool,
+}
+
+impl Client {
+    /// Connects to a cluster. `endpoints` are `host:port` addresses of nodes; the first one that answers
+    /// describes the cluster (nodes, partitions, leaders). Channels are opened lazily, one per node.
+    pub async fn connect(
+        endpoints: &[String],
+        options: ClientOptions,
+    ) -> Result<Client, ClientError> {
+        if endpoints.is_empty() {
+            return Err(ClientError::Config("no endpoints given".to_string()));
+        }
+        if let Some(empty_idx) = endpoints
+            .iter()
+            .position(|endpoint| endpoint.trim().is_empty())
+        {
+            return Err(ClientError::Config(format!(
+                "endpoint {empty_idx} is empty"
+            )));
+        }
+        let deadline = Instant::now() + options.deadline;
+        let inner = Inner {
+            channels: Channels::new(options.connect_timeout),
+            options,
+            endpoints: endpoints
+                .iter()
+                .map(|endpoint| endpoint.trim().to_string())
+                .collect(),
+            table: RwLock::new(RoutingTable::default()),
+            round_robin: AtomicUsize::new(0),
+            refreshed_at: tokio::sync::Mutex::new(None),
+        };
+        let client = Client {
+            inner: Arc::new(inner),
+        };
+        client.refresh_until(deadline).await?;
+        Ok(client)
+    }
+
+    /// Connects to the cluster a configuration describes; every node's address is an endpoint, in file order.
+    pub async fn from_config(
+        config: &dancu_cluster_config::ClusterConfig,
+        options: ClientOptions,
+    ) -> Result<Client, ClientError> {
+        let endpoints: Vec<String> = config.nodes.iter().map(|node| node.addr.clone()).collect();
+        Client::connect(&endpoints, options).await
+    }
+
+    /// The options this client was built with.
+    pub fn options(&self) -> &ClientOptions {
+        &self.inner.options
+    }
+
+    /// One citizen by personal ID; `Ok(None)` when there is no such record.
+    pub async fn get(
+        &self,
+        id: &str,
+        consistency: Consistency,
+    ) -> Result<Option<GetCitizenResponse>, ClientError> {
+        let request_id = new_request_id();
+        let result = self
+            .execute(
+                id,
+                "id",
+                target_for(consistency),
+                &request_id,
+                |mut registry, context, timeout| {
+                    let message = GetCitizenRequest {
+                        id: id.to_string(),
+                        consistency: consistency.into(),
+                        context: Some(context),
+                    };
+                    let mut request = Request::new(message);
+                    request.set_timeout(timeout);
+                    async move {
+                        registry
+                            .get_citizen(request)
+                            .await
+                            .map(Response::into_inner)
+                    }
+                },
+            )
+            .await;
+        match result {
+            Ok(response) => Ok(Some(response)),
+            Err(ClientError::NotFound) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Up to [`BATCH_IDS_MAX`] citizens; one result per ID, in request order (duplicates allowed). IDs are grouped
+    /// by partition and each group goes to its node concurrently; the whole is not a cross-partition snapshot.
+    pub async fn batch_get(
+        &self,
+        ids: &[String],
+        consistency: Consistency,
+    ) -> Result<Vec<BatchGetResult>, ClientError> {
+        if ids.len() > BATCH_IDS_MAX {
+            return Err(ClientError::invalid(
+                "ids",
+                format!("{} IDs, at most {BATCH_IDS_MAX} per batch", ids.len()),
+            ));
+        }
+        let groups = self.group_by_partition(ids)?;
+        let request_id = new_request_id();
+        let calls = groups.into_iter().map(|(idxs, group_ids)| {
+            let request_id = &request_id;
+            async move {
+                let results = self
+                    .batch_get_group(group_ids, consistency, request_id)
+                    .await?;
+                Ok::<_, ClientError>((idxs, results))
+            }
+        });
+        let parts = futures::future::try_join_all(calls).await?;
+        reassemble(ids, parts)
+    }
+
+    /// Creates or replaces a record. A random request id makes retries exactly-once; `expected_revision` makes the
+    /// write conditional (`Some(0)`: the record must not exist yet).
+    pub async fn put(
+        &self,
+        citizen: Citizen,
+        expected_revision: Option<u64>,
+    ) -> Result<PutCitizenResponse, ClientError> {
+        self.put_with_request_id(citizen, new_request_id(), expected_revision)
+            .await
+    }
+
+    /// [`Client::put`] with the caller's request id: a repeat with the same id returns the first result
+    /// (`deduplicated: true`) instead of writing again.
+    pub async fn put_with_request_id(
+        &self,
+        citizen: Citizen,
+        request_id: String,
+        expected_revision: Option<u64>,
+    ) -> Result<PutCitizenResponse, ClientError> {
+        if request_id.is_empty() {
+            return Err(ClientError::invalid("request_id", "must not be empty"));
+        }
+        let id = citizen.id.clone();
+        self.execute(
+            &id,
+            "citizen.id",
+            Target::Leader,
+            &request_id,
+            |mut registry, context, timeout| {
+                let message = PutCitizenRequest {
+                    citizen: Some(citizen.clone()),
+                    request_id: request_id.clone(),
+                    expected_revision,
+                    context: Some(context),
+                };
+                let mut request = Request::new(message);
+                request.set_timeout(timeout);
+                async move {
+                    registry
+                        .put_citizen(request)
+                        .await
+                        .map(Response::into_inner)
+                }
+            },
+        )
+        .await
+    }
+
+    /// The cluster as the first reachable endpoint (in the order given) sees it.
+    pub async fn status(&self) -> Result<StatusResponse, ClientError> {
+        let mut last_error = None;
+        for endpoint in &self.inner.endpoints {
+            match self.status_of(endpoint).await {
+                Ok(status) => return Ok(status),
+                Err(error @ ClientError::Connect { .. }) => last_error = Some(error),
+                Err(error) => return Err(error),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| ClientError::Config("no endpoints given".to_string())))
+    }
+
+    /// The cluster as the node at `endpoint` sees it; one attempt, no retry, so a dead node shows as an error.
+    pub async fn status_of(&self, endpoint: &str) -> Result<StatusResponse, ClientError> {
+        let timeout = self
+            .inner
+            .options
+            .rpc_timeout
+            .min(self.inner.options.deadline);
+        self.status_attempt(endpoint, timeout)
+            .await
+            .map_err(|status| match classify(&status) {
+                Disposition::Unreachable { .. } => ClientError::Connect {
+                    endpoint: endpoint.to_string(),
+                    message: describe(&status),
+                },
+                Disposition::Fail(error) => error,
+                Disposition::Redirect { message, .. } | Disposition::Backoff { message } => {
+                    ClientError::Unavailable { message }
+                }
+            })
+    }
+
+    /// Re-reads the partition map and leaders from the first endpoint that answers.
+    pub async fn refresh(&self) -> Result<(), ClientError> {
+        self.refresh_until(Instant::now() + self.inner.options.deadline)
+            .await
+    }
+
+    async fn status_attempt(
+        &self,
+        addr: &str,
+        timeout: Duration,
+    ) -> Result<StatusResponse, Status> {
+        let channel = self
+            .inner
+            .channels
+            .get(addr)
+            .map_err(|error| Status::invalid_argument(error.to_string()))?;
+        let mut registry = RegistryClient::new(channel);
+        let mut request = Request::new(StatusRequest {});
+        request.set_timeout(timeout);
+        bounded(timeout, async move {
+            registry.status(request).await.map(Response::into_inner)
+        })
+        .await
+    }
+
+    /// Tries the caller's endpoints, then every node address the table knows, until one describes the cluster.
+    async fn refresh_until(&self, deadline: Instant) -> Result<(), ClientError> {
+        let mut candidates = self.inner.endpoints.clone();
+        for addr in self.read_table().node_addrs() {
+            if !candidates.iter().any(|candidate| candidate == addr) {
+                candidates.push(addr.to_string());
+            }
+        }
+        let mut last_message = String::new();
+        for addr in &candidates {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining <= ATTEMPT_DURATION_MIN {
+                last_message = "deadline exceeded".to_string();
+                break;
+            }
+            let status = match self
+                .status_attempt(addr, self.inner.options.rpc_timeout.min(remaining))
+                .await
+            {
+                Ok(status) => status,
+                Err(status) => {
+                    self.inner.channels.mark_suspect(addr, Instant::now());
+                    last_message = describe(&status);
+                    continue;
+                }
+            };
+            match self.install_table(&status, addr) {
+                Ok(()) => return Ok(()),
+                Err(error) => last_message = error.to_string(),
+            }
+        }
+        Err(ClientError::Connect {
+            endpoint: candidates.join(","),
+            message: last_message,
+        })
+    }
+
+    fn install_table(
+        &self,
+        status: &StatusResponse,
+        answered_via: &str,
+    ) -> Result<(), ClientError> {
+        let mut table = RoutingTable::from_status(status, answered_via)?;
+        let first_endpoint = &self.inner.endpoints[0];
+        table.first_node = if answered_via == first_endpoint {
+            Some(status.node_id)
+        } else {
+            table.node_with_addr(first_endpoint)
+        };
+        tracing::debug!(
+            node = status.node_id,
+            n_partitions = status.partitions.len(),
+            n_nodes = status.nodes.len(),
+            "partition map refreshed"
+        );
+        *self.write_table() = table;
+        Ok(())
+    }
+
+    fn read_table(&self) -> RwLockReadGuard<'_, RoutingTable> {
+        self.inner
+            .table
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write_table(&self) -> RwLockWriteGuard<'_, RoutingTable> {
+        self.inner
+            .table
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Splits `ids` by partition: per partition, the request indices and the IDs. Every ID is checked here.
+    #[allow(clippy::type_complexity)]
+    fn group_by_partition(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<(Vec<usize>, Vec<String>)>, ClientError> {
+        let table = self.read_table();
+        let mut groups: std::collections::BTreeMap<u32, (Vec<usize>, Vec<String>)> =
+            Default::default();
+        for (idx, id) in ids.iter().enumerate() {
+            let partition = table.lookup(id, &format!("ids[{idx}]"))?;
+            let group = groups.entry(partition.id).or_default();
+            group.0.push(idx);
+            group.1.push(id.clone());
+        }
+        Ok(groups.into_values().collect())
+    }
+
+    async fn batch_get_group(
+        &self,
+        ids: Vec<String>,
+        consistency: Consistency,
+        request_id: &str,
+    ) -> Result<Vec<BatchGetResult>, ClientError> {
+        assert!(!ids.is_empty(), "a batch group holds at least one ID");
+        let routing_id = ids[0].clone();
+        let target = target_for(consistency);
+        self.execute(
+            &routing_id,
+            "ids",
+            target,
+            request_id,
+            |mut registry, context, timeout| {
+                let message = BatchGetCitizensRequest {
+                    ids: ids.clone(),
+                    consistency: consistency.into(),
+                    context: Some(context),
+                };
+                let mut request = Request::new(message);
+                request.set_timeout(timeout);
+                async move {
+                    registry
+                        .batch_get_citizens(request)
+                        .await
+                        .map(|response| response.into_inner().results)
+                }
+            },
+        )
+        .await
+    }
+
+    /// Chooses the node for the next attempt at `routing_id`'s partition: (partition id, node id, address).
+    /// Nodes in `excluded` are skipped; suspect nodes are skipped unless nothing else is left.
+    fn choose(
+        &self,
+        routing_id: &str,
+        field: &str,
+        target: Target,
+        excluded: &[u64],
+        now: Instant,
+    ) -> Result<Option<(u32, u64, String)>, ClientError> {
+        let table = self.read_table();
+        let route = table.lookup(routing_id, field)?;
+        let round_robin = self.inner.round_robin.fetch_add(1, Ordering::Relaxed);
+        let usable = |node: u64, avoid_suspects: bool| match table.node_addr(node) {
+            None => false,
+            Some(_) if excluded.contains(&node) => false,
+            Some(addr) => !(avoid_suspects && self.inner.channels.is_suspect(addr, now)),
+        };
+        let node = pick_node(route, target, table.first_node, round_robin, |node| {
+            !usable(node, true)
+        })
+        .or_else(|| {
+            pick_node(route, target, table.first_node, round_robin, |node| {
+                !usable(node, false)
+            })
+        });
+        Ok(node.and_then(|node| Some((route.id, node, table.node_addr(node)?.to_string()))))
+    }
+
+    /// Sleeps one backoff step; false when the deadline leaves no room for another attempt.
+    async fn pause(&self, backoff: &mut Backoff) -> bool {
+        match backoff.next_delay(Instant::now(), rand::random::<f64>()) {
+            Some(delay) => {
+                tokio::time::sleep(delay).await;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Refreshes the map within what is left of a call's deadline; a failure keeps the old map.
+    async fn refresh_within(&self, backoff: &Backoff) {
+        // Calls that fail together wait here for one refresh instead of each sending their own.
+        let mut refreshed_at = self.inner.refreshed_at.lock().await;
+        let now = Instant::now();
+        if refreshed_at.is_some_and(|at| now.duration_since(at) < REFRESH_INTERVAL_MIN) {
+            return;
+        }
+        if let Err(error) = self.refresh_until(now + backoff.remaining(now)).await {
+            tracing::debug!(%error, "partition map refresh failed; keeping the old map");
+        }
+        *refreshed_at = Some(Instant::now());
+    }
+
+    fn give_up(&self, last: Option<LastFailure>, n_attempts: u32, started: Instant) -> ClientError {
+        match last {
+            None => ClientError::DeadlineExceeded,
+            Some(LastFailure {
+                timed_out: true, ..
+            }) => ClientError::DeadlineExceeded,
+            Some(LastFailure {
+                message,
+                timed_out: false,
+            }) => ClientError::Unavailable {
+                message: format!(
+                    "{message} (gave up after {n_attempts} attempts in {:.1?})",
+                    started.elapsed()
+                ),
+            },
+        }
+    }
+
+    /// The retry loop every call runs: pick a node for `routing_id`'s partition, attempt, and act on the error
+    /// contract (follow leader hints, back off on transient errors, avoid unreachable nodes) until success, a
+    /// final error, or the deadline. `call` builds and sends one attempt; it gets the caller context and the
+    /// attempt's timeout.
+    async fn execute<T, F, Fut>(
+        &self,
+        routing_id: &str,
+        field: &str,
+        target: Target,
+        request_id: &str,
+        mut call: F,
+    ) -> Result<T, ClientError>
+    where
+        F: FnMut(RegistryClient<Channel>, CallerContext, Duration) -> Fut,
+        Fut: Future<Output = Result<T, Status>>,
+    {
+        let started = Instant::now();
+        let mut backoff = Backoff::new(started + self.inner.options.deadline);
+        // Nodes that failed this call; bounded by the number of nodes, cleared when nothing else is left.
+        let mut excluded: Vec<u64> = Vec::new();
+        let mut redirects_in_a_row = 0u32;
+        let mut n_attempts = 0u32;
+        let mut last: Option<LastFailure> = None;
+        loop {
+            let now = Instant::now();
+            let remaining = backoff.remaining(now);
+            if remaining <= ATTEMPT_DURATION_MIN {
+                return Err(self.give_up(last, n_attempts, started));
+            }
+            let Some((partition_id, node_id, addr)) =
+                self.choose(routing_id, field, target, &excluded, now)?
+            else {
+                // Every replica failed this call: start over from a fresh map after a pause.
+                excluded.clear();
+                if !self.pause(&mut backoff).await {
+                    return Err(self.give_up(last, n_attempts, started));
+                }
+                self.refresh_within(&backoff).await;
+                continue;
+            };
+            let timeout = self.inner.options.rpc_timeout.min(remaining);
+            let context = CallerContext {
+                purpose: self.inner.options.purpose.clone(),
+                request_id: request_id.to_string(),
+            };
+            let registry = RegistryClient::new(self.inner.channels.get(&addr)?);
+            n_attempts += 1;
+            let status = match bounded(timeout, call(registry, context, timeout)).await {
+                Ok(value) => {
+                    // Only after failures can this node have been a suspect picked for want of another.
+                    if last.is_some() {
+                        self.inner.channels.clear_suspect(&addr);
+                    }
+                    return Ok(value);
+                }
+                Err(status) => status,
+            };
+            let disposition = classify(&status);
+            tracing::debug!(
+                partition = partition_id,
+                node = node_id,
+                request_id,
+                code = ?status.code(),
+                attempt = n_attempts,
+                "attempt failed"
+            );
+            match disposition {
+                Disposition::Fail(error) => return Err(error),
+                Disposition::Redirect {
+                    leader_id,
+                    leader_addr,
+                    message,
+                } => {
+                    last = Some(LastFailure {
+                        message: format!("partition {partition_id}: {message}"),
+                        timed_out: false,
+                    });
+                    let leader_id = leader_id.filter(|leader| *leader != node_id);
+                    self.write_table()
+                        .set_leader(partition_id, leader_id, &leader_addr);
+                    if !excluded.contains(&node_id) {
+                        excluded.push(node_id);
+                    }
+                    redirects_in_a_row += 1;
+                    let hint_usable = leader_id.is_some_and(|leader| !excluded.contains(&leader));
+                    if hint_usable && redirects_in_a_row <= REDIRECTS_IMMEDIATE_MAX {
+                        continue;
+                    }
+                    redirects_in_a_row = 0;
+                    if !self.pause(&mut backoff).await {
+                        return Err(self.give_up(last, n_attempts, started));
+                    }
+                    if leader_id.is_none() {
+                        self.refresh_within(&backoff).await;
+                    }
+                }
+                Disposition::Backoff { message } => {
+                    last = Some(LastFailure {
+                        message: format!("partition {partition_id}: {message}"),
+                        timed_out: false,
+                    });
+                    redirects_in_a_row = 0;
+                    if !self.pause(&mut backoff).await {
+                        return Err(self.give_up(last, n_attempts, started));
+                    }
+                }
+                Disposition::Unreachable { message, timed_out } => {
+                    let message = format!(
+                        "node {node_id} ({addr}): {}",
+                        if timed_out {
+                            message
+                        } else {
+                            describe(&status)
+                        }
+                    );
+                    last = Some(LastFailure { message, timed_out });
+                    self.inner.channels.mark_suspect(&addr, Instant::now());
+                    if !excluded.contains(&node_id) {
+                        excluded.push(node_id);
+                    }
+                    self.forget_leader(partition_id, node_id);
+                    // Another replica is tried at once; when none is left, `choose` pauses and refreshes.
+                }
+            }
+        }
+    }
+
+    /// Drops `node` as the cached leader of `partition_id` (it did not answer), so the next attempt asks another
+    /// replica, which will name the current leader.
+    fn forget_leader(&self, partition_id: u32, node: u64) {
+        let mut table = self.write_table();
+        if table
+            .partition(partition_id)
+            .is_some_and(|route| route.leader == Some(node))
+        {
+            table.set_leader(partition_id, None, "");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(id: &str, found: bool) -> BatchGetResult {
+        BatchGetResult {
+            id: id.to_string(),
+            found,
+            citizen: None,
+        }
+    }
+
+    fn ids(list: &[&str]) -> Vec<String> {
+        list.iter().map(|id| id.to_string()).collect()
+    }
+
+    #[test]
+    fn reassembles_in_request_order() {
+        let ids = ids(&[
+            "079000000001",
+            "001000000001",
+            "079000000002",
+            "001000000001",
+            "002000000001",
+        ]);
+        let parts = vec![
+            (
+                vec![1, 3],
+                vec![result("001000000001", true), result("001000000001", true)],
+            ),
+            (vec![4], vec![result("002000000001", false)]),
+            (
+                vec![0, 2],
+                vec![result("079000000001", true), result("079000000002", false)],
+            ),
+        ];
+        let got = reassemble(&ids, parts).expect("complete answers");
+        let got_ids: Vec<&str> = got.iter().map(|result| result.id.as_str()).collect();
+        assert_eq!(got_ids, ids.iter().map(String::as_str).collect::<Vec<_>>());
+        let found: Vec<bool> = got.iter().map(|result| result.found).collect();
+        assert_eq!(found, vec![true, true, false, true, false]);
+    }
+
+    #[test]
+    fn reassembly_refuses_wrong_answers() {
+        let ids = ids(&["001000000001", "001000000002"]);
+        let short = vec![(vec![0, 1], vec![result("001000000001", true)])];
+        assert!(reassemble(&ids, short).is_err());
+        let swapped = vec![(
+            vec![0, 1],
+            vec![result("001000000002", true), result("001000000001", true)],
+        )];
+        assert!(reassemble(&ids, swapped).is_err());
+        let missing = vec![(vec![0], vec![result("001000000001", true)])];
+        assert!(reassemble(&ids, missing).is_err());
+        assert_eq!(reassemble(&[], vec![]), Ok(vec![]));
+    }
+
+    #[test]
+    fn request_ids_are_128_bit_hex() {
+        let first = new_request_id();
+        assert_eq!(first.len(), 32);
+        assert!(first.bytes().all(|byte| byte.is_ascii_hexdigit()));
+        assert_ne!(first, new_request_id());
+    }
+}

@@ -1,0 +1,242 @@
+//! The client's typed errors, and how a gRPC status from a node is turned into one (or into a retry).
+
+use dancu_proto::v1::{ErrorDetail, ErrorReason};
+use prost::Message;
+use tonic::{Code, Status};
+
+/// Why a client call failed. `Display` is one line meant for an operator.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientError {
+    /// A request field is invalid (found locally or by the server); never retried.
+    #[error("invalid argument: {field}: {message}")]
+    InvalidArgument {
+        /// The offending field, e.g. `citizen.date_of_birth` or `ids[3]`.
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The record does not exist (only returned where "absent" is not an ordinary answer).
+    #[error("not found")]
+    NotFound,
+    /// `expected_revision` did not match the stored record; never retried.
+    #[error("revision mismatch: the stored revision is {current_revision}")]
+    RevisionMismatch {
+        /// The revision the server holds (0 = no record).
+        current_revision: u64,
+    },
+    /// Retries were exhausted within the deadline (no quorum, no leader, overload, nodes unreachable).
+    #[error("unavailable: {message}")]
+    Unavailable {
+        /// What the last attempt saw.
+        message: String,
+    },
+    /// The call's deadline passed while the last attempt was still waiting for an answer.
+    #[error("deadline exceeded")]
+    DeadlineExceeded,
+    /// No endpoint could be reached to learn the cluster's layout.
+    #[error("cannot connect to {endpoint}: {message}")]
+    Connect {
+        /// The endpoint (or endpoints, comma-separated) that were tried.
+        endpoint: String,
+        /// What went wrong with the last one.
+        message: String,
+    },
+    /// The server answered with an error this client does not retry or interpret.
+    #[error("server error ({code:?}): {message}")]
+    Server {
+        /// The gRPC status code.
+        code: Code,
+        /// The server's message.
+        message: String,
+    },
+    /// The client was given an unusable configuration (no endpoints, a bad address, an inconsistent map).
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+impl ClientError {
+    /// An invalid-argument error for `field`.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> ClientError {
+        ClientError::InvalidArgument {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// What the retry loop should do with a failed attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Disposition {
+    /// The node does not lead (or does not host) the partition; `leader_id` / `leader_addr` say who does when
+    /// known. Re-route, at once when a leader is named.
+    Redirect {
+        leader_id: Option<u64>,
+        leader_addr: String,
+        message: String,
+    },
+    /// Transient trouble on the server side (no quorum, overload): back off and try again.
+    Backoff { message: String },
+    /// The node could not be reached or did not answer in time: suspect it and try another replica.
+    Unreachable { message: String, timed_out: bool },
+    /// Final: give this error to the caller.
+    Fail(ClientError),
+}
+
+/// Decodes the `ErrorDetail` a dancu node attaches to every error status, if there is one.
+pub(crate) fn error_detail(status: &Status) -> Option<ErrorDetail> {
+    if status.details().is_empty() {
+        return None;
+    }
+    ErrorDetail::decode(status.details()).ok()
+}
+
+/// Classifies a failed attempt by the server error contract (see the crate docs).
+pub(crate) fn classify(status: &Status) -> Disposition {
+    let detail = error_detail(status);
+    let reason = detail
+        .as_ref()
+        .and_then(|detail| ErrorReason::try_from(detail.reason).ok());
+    let message = status.message().to_string();
+    match status.code() {
+        Code::FailedPrecondition => match (reason, detail) {
+            (Some(ErrorReason::NotLeader | ErrorReason::PartitionNotHosted), Some(detail)) => {
+                Disposition::Redirect {
+                    leader_id: detail.leader_id,
+                    leader_addr: detail.leader_addr,
+                    message,
+                }
+            }
+            _ => Disposition::Fail(server_error(status)),
+        },
+        Code::InvalidArgument => {
+            let field = detail
+                .map(|detail| detail.field)
+                .filter(|field| !field.is_empty());
+            let field = field.unwrap_or_else(|| "request".to_string());
+            let message = strip_field_prefix(&message, &field).to_string();
+            Disposition::Fail(ClientError::InvalidArgument { field, message })
+        }
+        Code::Aborted => match (reason, detail) {
+            (Some(ErrorReason::RevisionMismatch), Some(detail)) => {
+                Disposition::Fail(ClientError::RevisionMismatch {
+                    current_revision: detail.current_revision,
+                })
+            }
+            _ => Disposition::Fail(server_error(status)),
+        },
+        Code::NotFound => Disposition::Fail(ClientError::NotFound),
+        // A node that answers with a reason (no quorum, no leader) is alive; one without a detail is a
+        // transport failure tonic reported as UNAVAILABLE (connection refused, reset, no route).
+        Code::Unavailable if detail.is_some() => Disposition::Backoff { message },
+        Code::Unavailable => Disposition::Unreachable {
+            message,
+            timed_out: false,
+        },
+        Code::ResourceExhausted => Disposition::Backoff { message },
+        // tonic reports an expired per-attempt timeout as CANCELLED ("Timeout expired"); a node reports it as
+        // DEADLINE_EXCEEDED. Either way this attempt was too slow: the caller's deadline decides whether to retry.
+        Code::Cancelled | Code::DeadlineExceeded => Disposition::Unreachable {
+            message,
+            timed_out: true,
+        },
+        _ => Disposition::Fail(server_error(status)),
+    }
+}
+
+fn server_error(status: &Status) -> ClientError {
+    ClientError::Server {
+        code: status.code(),
+        message: status.message().to_string(),
+    }
+}
+
+/// Servers may already start their message with the field name; don't print it twice.
+fn strip_field_prefix<'a>(message: &'a str, field: &str) -> &'a str {
+    message
+        .strip_prefix(field)
+        .and_then(|rest| rest.strip_prefix(": "))
+        .unwrap_or(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic::codegen::Bytes;
+
+    fn status_with(code: Code, message: &str, detail: ErrorDetail) -> Status {
+        Status::with_details(code, message, Bytes::from(detail.encode_to_vec()))
+    }
+
+    #[test]
+    fn not_leader_redirects_with_hint() {
+        let detail = ErrorDetail {
+            reason: ErrorReason::NotLeader.into(),
+            partition_id: 100,
+            leader_id: Some(2),
+            leader_addr: "10.0.0.2:7000".to_string(),
+            ..Default::default()
+        };
+        let got = classify(&status_with(Code::FailedPrecondition, "not leader", detail));
+        let want = Disposition::Redirect {
+            leader_id: Some(2),
+            leader_addr: "10.0.0.2:7000".to_string(),
+            message: "not leader".to_string(),
+        };
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn invalid_field_is_final_and_named() {
+        let detail = ErrorDetail {
+            reason: ErrorReason::InvalidField.into(),
+            field: "citizen.date_of_birth".to_string(),
+            ..Default::default()
+        };
+        let status = status_with(
+            Code::InvalidArgument,
+            "citizen.date_of_birth: before 1900-01-01",
+            detail,
+        );
+        let Disposition::Fail(error) = classify(&status) else {
+            panic!("an invalid field must not be retried")
+        };
+        assert_eq!(
+            error.to_string(),
+            "invalid argument: citizen.date_of_birth: before 1900-01-01"
+        );
+    }
+
+    #[test]
+    fn unavailable_with_and_without_detail() {
+        let detail = ErrorDetail {
+            reason: ErrorReason::NoQuorum.into(),
+            ..Default::default()
+        };
+        let no_quorum = status_with(Code::Unavailable, "no quorum", detail);
+        assert!(matches!(classify(&no_quorum), Disposition::Backoff { .. }));
+        let transport = Status::unavailable("tcp connect error");
+        assert!(matches!(
+            classify(&transport),
+            Disposition::Unreachable {
+                timed_out: false,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn revision_mismatch_carries_current_revision() {
+        let detail = ErrorDetail {
+            reason: ErrorReason::RevisionMismatch.into(),
+            current_revision: 7,
+            ..Default::default()
+        };
+        let got = classify(&status_with(Code::Aborted, "revision mismatch", detail));
+        assert_eq!(
+            got,
+            Disposition::Fail(ClientError::RevisionMismatch {
+                current_revision: 7
+            })
+        );
+    }
+}

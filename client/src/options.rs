@@ -1,0 +1,28 @@
+//! Per-client settings.
+
+use std::time::Duration;
+
+/// How a [`Client`](crate::Client) times and labels its calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientOptions {
+    /// Total time one call may take, retries and backoff included (default 10 s).
+    pub deadline: Duration,
+    /// Time one attempt may take before it is abandoned and retried elsewhere (default 3 s); it is also sent to
+    /// the node as the gRPC timeout. Capped by what is left of `deadline`.
+    pub rpc_timeout: Duration,
+    /// Why the caller processes the data; sent with every request (default `"operator"`).
+    pub purpose: String,
+    /// Time to establish a TCP connection to a node (default 1 s).
+    pub connect_timeout: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            deadline: Duration::from_secs(10),
+            rpc_timeout: Duration::from_secs(3),
+            purpose: "operator".to_string(),
+            connect_timeout: Duration::from_secs(1),
+        }
+    }
+}

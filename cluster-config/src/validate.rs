@@ -1,0 +1,57 @@
+//! Validation: every rule of a configuration, each problem reported with its path so an operator can find it.
+//!
+//! Rules never stop at the first problem: an operator fixing a file wants the whole list at once.
+
+mod address;
+mod datacenters;
+mod nodes;
+mod partitions;
+mod raft;
+
+use crate::{ClusterConfig, ValidationError, ValidationErrors};
+
+impl ClusterConfig {
+    /// Checks every rule and reports every problem found, each with its path (e.g. `nodes[2].id`).
+    ///
+    /// Rules: at least one node; node ids non-zero and unique; `addr` and `metrics_addr` are `host:port`, and no
+    /// address is used twice; each node's `dc` exists; datacenter names unique; at least one central
+    /// datacenter; provinces listed only by provincial datacenters, existing, and served by at most one; each
+    /// provincial datacenter has a node; `replicas` is 3 or 5 with at least as many nodes; splits name an
+    /// existing province once, with 12-digit points strictly increasing inside its range, above its start;
+    /// placements name an existing partition once, with exactly `replicas` distinct known nodes and a preferred
+    /// leader among them; `raft` timings satisfy `10 ≤ heartbeat < election min < election max`.
+    pub fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut report = Report::default();
+        if self.cluster_name.is_empty() {
+            report.add("cluster_name", "must not be empty");
+        }
+        nodes::check(self, &mut report);
+        datacenters::check(self, &mut report);
+        partitions::check(self, &mut report);
+        raft::check(&self.raft, &mut report);
+        report.finish()
+    }
+}
+
+/// The problems found so far.
+#[derive(Default)]
+struct Report {
+    errors: Vec<ValidationError>,
+}
+
+impl Report {
+    fn add(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(ValidationError {
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+
+    fn finish(self) -> Result<(), ValidationErrors> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ValidationErrors(self.errors))
+        }
+    }
+}

@@ -1,0 +1,528 @@
+//! A dancu cluster of real `dancu-node` processes on this machine, for tests and the demo.
+//!
+//! Layout of the base directory (a fresh temporary directory unless [`ClusterSpec::base_dir`] names one):
+//! `config.toml` (generated unless [`ClusterSpec::fixed_config`] is given), `node-N/` (data), `node-N.log` (stdout
+//! and stderr, appended across restarts, each start marked by a line).
+
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use dancu_cluster_config::{ClusterConfig, RaftConfig};
+use dancu_proto::v1::registry_client::RegistryClient;
+use dancu_proto::v1::{StatusRequest, StatusResponse};
+use tempfile::TempDir;
+use tonic::transport::Endpoint;
+
+use crate::health;
+use crate::local_config::loopback_config;
+use crate::poll::poll_until;
+use crate::ports::free_loopback_ports;
+use crate::process::{tail_lines, Launch, NodeProcess, NodeState};
+use crate::HarnessError;
+
+/// Environment variable that keeps the base directory (data and logs) after the cluster is dropped.
+pub const KEEP_CLUSTER_ENV: &str = "DANCU_KEEP_CLUSTER";
+
+/// How long `stop` waits after SIGTERM before SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// How long `start` waits for every node to accept TCP connections.
+const LISTEN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Pause between two checks of whether the nodes listen.
+const LISTEN_CHECK_INTERVAL: Duration = Duration::from_millis(50);
+
+/// Timeout of one TCP connect while checking that a node listens.
+const LISTEN_CONNECT_TIMEOUT: Duration = Duration::from_millis(200);
+
+/// Times `start` picks new ports when a node fails to come up on the ones it was given.
+const START_ATTEMPTS_MAX: u32 = 3;
+
+/// Timeout for connecting to a node for a Status call.
+const STATUS_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Timeout of one Status call (a loaded 2-core machine can be slow to answer).
+const STATUS_RPC_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Log lines quoted when a node exits unexpectedly.
+const LOG_LINES_QUOTED: usize = 40;
+
+/// What cluster to run.
+#[derive(Debug, Clone)]
+pub struct ClusterSpec {
+    /// Nodes of a generated configuration (ids 1..=n_nodes); ignored with `fixed_config`.
+    pub n_nodes: usize,
+    /// Replicas per partition in a generated configuration (3 or 5, at most `n_nodes`).
+    pub replicas: u8,
+    /// The `dancu-node` executable (see [`crate::node_binary`]).
+    pub node_bin: PathBuf,
+    /// `[raft]` of a generated configuration; `None` keeps the defaults.
+    pub raft: Option<RaftConfig>,
+    /// Appended to every node's command line.
+    pub extra_node_args: Vec<String>,
+    /// Keep the base directory after the cluster is dropped (also when `DANCU_KEEP_CLUSTER=1`, and always when
+    /// the dropping thread is panicking, so a failed test leaves its logs behind).
+    pub keep_dir: bool,
+    /// Run this configuration file as it is instead of generating one (fixed ports: no retry on a port in use).
+    pub fixed_config: Option<PathBuf>,
+    /// Put data and logs here (created if missing, never removed) instead of in a temporary directory.
+    pub base_dir: Option<PathBuf>,
+}
+
+impl ClusterSpec {
+    /// Three nodes, three replicas, default Raft timing, a temporary directory.
+    pub fn new(node_bin: impl Into<PathBuf>) -> Self {
+        ClusterSpec {
+            n_nodes: 3,
+            replicas: 3,
+            node_bin: node_bin.into(),
+            raft: None,
+            extra_node_args: Vec::new(),
+            keep_dir: false,
+            fixed_config: None,
+            base_dir: None,
+        }
+    }
+}
+
+/// Where the cluster's files live, and whether dropping the cluster removes them.
+enum BaseDir {
+    Temporary(Option<TempDir>),
+    Given(PathBuf),
+}
+
+impl BaseDir {
+    fn create(given: Option<&Path>) -> Result<BaseDir, HarnessError> {
+        let Some(path) = given else {
+            let dir = tempfile::Builder::new()
+                .prefix("dancu-cluster-")
+                .tempdir()
+                .map_err(|source| HarnessError::io("creating a temporary directory", source))?;
+            return Ok(BaseDir::Temporary(Some(dir)));
+        };
+        std::fs::create_dir_all(path)
+            .map_err(|source| HarnessError::io(format!("creating {}", path.display()), source))?;
+        Ok(BaseDir::Given(path.to_path_buf()))
+    }
+
+    fn path(&self) -> &Path {
+        match self {
+            BaseDir::Temporary(dir) => dir
+                .as_ref()
+                .expect("the temporary directory lives until drop")
+                .path(),
+            BaseDir::Given(path) => path,
+        }
+    }
+}
+
+/// A running local cluster. Dropping it SIGKILLs every node it started.
+pub struct LocalCluster {
+    base: BaseDir,
+    config_path: PathBuf,
+    config: ClusterConfig,
+    launch: Launch,
+    /// Sorted by node id.
+    nodes: Vec<NodeProcess>,
+    keep_dir: bool,
+}
+
+impl LocalCluster {
+    /// Writes the configuration, starts every node and waits until each accepts TCP connections. A generated
+    /// cluster whose node fails to come up (typically: another process took its port) is started again on new
+    /// ports, up to three times.
+    pub fn start(spec: ClusterSpec) -> Result<LocalCluster, HarnessError> {
+        let base = BaseDir::create(spec.base_dir.as_deref())?;
+        let keep_dir =
+            spec.keep_dir || std::env::var(KEEP_CLUSTER_ENV).is_ok_and(|value| value == "1");
+        if let Some(path) = &spec.fixed_config {
+            let config = ClusterConfig::load(path)
+                .map_err(|error| HarnessError::Config(error.to_string()))?;
+            let mut cluster = LocalCluster::new(base, path.clone(), config, &spec, keep_dir);
+            cluster.spawn_all()?;
+            return Ok(cluster);
+        }
+        let mut attempt = 1;
+        let mut cluster = LocalCluster::generate(base, &spec, keep_dir)?;
+        loop {
+            match cluster.spawn_all() {
+                Ok(()) => return Ok(cluster),
+                Err(error) if attempt < START_ATTEMPTS_MAX => {
+                    tracing::warn!(attempt, %error, "local cluster did not come up; retrying on new ports");
+                    cluster.kill_all();
+                    cluster.remove_node_dirs()?;
+                    let base = std::mem::replace(&mut cluster.base, BaseDir::Temporary(None));
+                    cluster = LocalCluster::generate(base, &spec, keep_dir)?;
+                    attempt += 1;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// A cluster on fresh ports with its configuration written to `base/config.toml`; nothing started yet.
+    fn generate(
+        base: BaseDir,
+        spec: &ClusterSpec,
+        keep_dir: bool,
+    ) -> Result<LocalCluster, HarnessError> {
+        let ports = free_loopback_ports(spec.n_nodes)?;
+        let config = loopback_config(&ports, spec.replicas, spec.raft.clone().unwrap_or_default());
+        config
+            .validate()
+            .map_err(|errors| HarnessError::Config(errors.to_string()))?;
+        let config_path = base.path().join("config.toml");
+        std::fs::write(&config_path, config.to_toml_string()).map_err(|source| {
+            HarnessError::io(format!("writing {}", config_path.display()), source)
+        })?;
+        Ok(LocalCluster::new(base, config_path, config, spec, keep_dir))
+    }
+
+    fn new(
+        base: BaseDir,
+        config_path: PathBuf,
+        config: ClusterConfig,
+        spec: &ClusterSpec,
+        keep_dir: bool,
+    ) -> LocalCluster {
+        let mut nodes: Vec<NodeProcess> = config
+            .nodes
+            .iter()
+            .map(|node| {
+                let data_dir = base.path().join(format!("node-{}", node.id));
+                let log_path = base.path().join(format!("node-{}.log", node.id));
+                NodeProcess::new(node.id, node.addr.clone(), data_dir, log_path)
+            })
+            .collect();
+        nodes.sort_by_key(|node| node.id);
+        let launch = Launch {
+            node_bin: spec.node_bin.clone(),
+            config_path: config_path.clone(),
+            extra_args: spec.extra_node_args.clone(),
+        };
+        LocalCluster {
+            base,
+            config_path,
+            config,
+            launch,
+            nodes,
+            keep_dir,
+        }
+    }
+
+    fn spawn_all(&mut self) -> Result<(), HarnessError> {
+        for node in &mut self.nodes {
+            node.spawn(&self.launch)?;
+        }
+        self.await_listening()
+    }
+
+    /// Blocks until every node accepts TCP connections; fails as soon as one exits.
+    fn await_listening(&self) -> Result<(), HarnessError> {
+        let deadline = Instant::now() + LISTEN_TIMEOUT;
+        let mut waiting: Vec<&NodeProcess> = self.nodes.iter().collect();
+        while !waiting.is_empty() {
+            for node in &waiting {
+                if let Some(status) = node.exit_status() {
+                    return Err(self.exited(node, status.to_string()));
+                }
+            }
+            waiting.retain(|node| !accepts_tcp(&node.addr));
+            if Instant::now() >= deadline {
+                let waiting: Vec<String> = waiting
+                    .iter()
+                    .map(|node| format!("node {} at {}", node.id, node.addr))
+                    .collect();
+                let last = format!(
+                    "not listening: {}; logs in {}",
+                    waiting.join(", "),
+                    self.base_dir().display()
+                );
+                return Err(HarnessError::Timeout {
+                    what: "nodes to listen".to_string(),
+                    timeout: LISTEN_TIMEOUT,
+                    last,
+                });
+            }
+            std::thread::sleep(LISTEN_CHECK_INTERVAL);
+        }
+        Ok(())
+    }
+
+    fn exited(&self, node: &NodeProcess, status: String) -> HarnessError {
+        HarnessError::NodeExited {
+            node: node.id,
+            status,
+            log: node.log_path.clone(),
+            log_tail: tail_lines(&node.log_path, LOG_LINES_QUOTED),
+        }
+    }
+
+    fn remove_node_dirs(&self) -> Result<(), HarnessError> {
+        for node in &self.nodes {
+            if node.data_dir.exists() {
+                std::fs::remove_dir_all(&node.data_dir).map_err(|source| {
+                    HarnessError::io(format!("removing {}", node.data_dir.display()), source)
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    fn kill_all(&mut self) {
+        for node in &mut self.nodes {
+            if node.state() != NodeState::Down {
+                if let Err(error) = node.kill() {
+                    eprintln!("dancu-jepsen: {error}");
+                }
+            }
+        }
+    }
+}
+
+/// Whether something accepts TCP connections at `addr`.
+fn accepts_tcp(addr: &str) -> bool {
+    addr.parse::<SocketAddr>().is_ok_and(|socket_addr| {
+        TcpStream::connect_timeout(&socket_addr, LISTEN_CONNECT_TIMEOUT).is_ok()
+    })
+}
+
+/// Where things are.
+impl LocalCluster {
+    /// The configuration file every node runs with.
+    pub fn config_path(&self) -> &Path {
+        &self.config_path
+    }
+
+    pub fn config(&self) -> &ClusterConfig {
+        &self.config
+    }
+
+    /// Holds `config.toml` (when generated), the data directories `node-N/` and the logs `node-N.log`.
+    pub fn base_dir(&self) -> &Path {
+        self.base.path()
+    }
+
+    /// Every node id, ascending.
+    pub fn node_ids(&self) -> Vec<u64> {
+        self.nodes.iter().map(|node| node.id).collect()
+    }
+
+    /// The gRPC address (`host:port`) of a node of this cluster. Panics on an unknown id (a test bug).
+    pub fn addr(&self, node: u64) -> String {
+        self.node(node)
+            .unwrap_or_else(|error| panic!("{error}"))
+            .addr
+            .clone()
+    }
+
+    /// Every node's gRPC address, by node id.
+    pub fn endpoints(&self) -> Vec<String> {
+        self.nodes.iter().map(|node| node.addr.clone()).collect()
+    }
+
+    /// The node's log file.
+    pub fn log_path(&self, node: u64) -> PathBuf {
+        self.base.path().join(format!("node-{node}.log"))
+    }
+
+    /// The last `n_lines` lines of the node's log.
+    pub fn log_tail(&self, node: u64, n_lines: usize) -> String {
+        tail_lines(&self.log_path(node), n_lines)
+    }
+
+    fn node(&self, id: u64) -> Result<&NodeProcess, HarnessError> {
+        self.nodes
+            .iter()
+            .find(|node| node.id == id)
+            .ok_or_else(|| self.unknown(id))
+    }
+
+    fn node_mut(&mut self, id: u64) -> Result<&mut NodeProcess, HarnessError> {
+        let error = self.unknown(id);
+        self.nodes
+            .iter_mut()
+            .find(|node| node.id == id)
+            .ok_or(error)
+    }
+
+    fn unknown(&self, node: u64) -> HarnessError {
+        HarnessError::UnknownNode {
+            node,
+            known: self.node_ids(),
+        }
+    }
+}
+
+/// Faults and restarts. Each acts on one node and returns once the process is in the new state.
+impl LocalCluster {
+    /// SIGKILL and reap.
+    pub fn kill(&mut self, node: u64) -> Result<(), HarnessError> {
+        self.node_mut(node)?.kill()
+    }
+
+    /// SIGTERM, wait up to 10 s for a clean exit, then SIGKILL.
+    pub fn stop(&mut self, node: u64) -> Result<(), HarnessError> {
+        self.node_mut(node)?.stop(STOP_GRACE)
+    }
+
+    /// SIGSTOP: the process stays alive but does nothing (its peers see a silent node).
+    pub fn pause(&mut self, node: u64) -> Result<(), HarnessError> {
+        self.node_mut(node)?.pause()
+    }
+
+    /// SIGCONT a paused node.
+    pub fn resume(&mut self, node: u64) -> Result<(), HarnessError> {
+        self.node_mut(node)?.resume()
+    }
+
+    /// Starts a down node again with the same data directory; returns once it is spawned (use
+    /// [`LocalCluster::wait_healthy`] to wait until it serves).
+    pub fn restart(&mut self, node: u64) -> Result<(), HarnessError> {
+        let launch = self.launch.clone();
+        self.node_mut(node)?.spawn(&launch)
+    }
+
+    /// Whether the node's process is alive and not paused (an exited process is reaped here).
+    pub fn is_running(&mut self, node: u64) -> bool {
+        let Ok(process) = self.node(node) else {
+            return false;
+        };
+        if let Some(status) = process.exit_status() {
+            tracing::info!(node, %status, "node process has exited");
+        }
+        process.state() == NodeState::Running
+    }
+
+    /// Nodes the harness started and has not killed, stopped or paused.
+    pub fn running_nodes(&self) -> Vec<u64> {
+        self.nodes
+            .iter()
+            .filter(|node| node.state() == NodeState::Running)
+            .map(|node| node.id)
+            .collect()
+    }
+}
+
+/// Observing the cluster through the nodes' Status.
+impl LocalCluster {
+    /// One node's Status answer.
+    pub async fn status(&self, node: u64) -> Result<StatusResponse, HarnessError> {
+        let addr = self.node(node)?.addr.clone();
+        let failed = |message: String| HarnessError::Status {
+            node,
+            addr: addr.clone(),
+            message,
+        };
+        let endpoint = Endpoint::from_shared(format!("http://{addr}"))
+            .map_err(|error| failed(error.to_string()))?
+            .connect_timeout(STATUS_CONNECT_TIMEOUT)
+            .timeout(STATUS_RPC_TIMEOUT);
+        let channel = endpoint
+            .connect()
+            .await
+            .map_err(|error| failed(format!("connect: {error}")))?;
+        let response = RegistryClient::new(channel)
+            .status(StatusRequest {})
+            .await
+            .map_err(|status| failed(format!("{:?}: {}", status.code(), status.message())))?;
+        Ok(response.into_inner())
+    }
+
+    /// Status of every running node, concurrently, as `(node, answer or error)`.
+    async fn observe(&self) -> Vec<health::Observation> {
+        let running = self.running_nodes();
+        let answers =
+            futures::future::join_all(running.iter().map(|&node| self.status(node))).await;
+        running
+            .into_iter()
+            .zip(answers)
+            .map(|(node, answer)| (node, answer.map_err(|error| error.to_string())))
+            .collect()
+    }
+
+    /// The node that says it leads `partition` (the highest term wins if two do), asking every running node.
+    pub async fn leader_of(&self, partition: u32) -> Option<u64> {
+        let observations = self.observe().await;
+        observations
+            .iter()
+            .filter_map(|(node, answer)| {
+                let status = answer.as_ref().ok()?;
+                let own = status
+                    .partitions
+                    .iter()
+                    .find(|p| p.id == partition && p.local_role == "leader")?;
+                Some((own.term, *node))
+            })
+            .max()
+            .map(|(_, node)| node)
+    }
+
+    /// Polls (every 100 ms) until every running node answers Status, knows a leader for each partition it hosts,
+    /// all running nodes agree on it, and that leader is running and says it leads. Fails at once if a node that
+    /// should run has exited.
+    pub async fn wait_healthy(&self, timeout: Duration) -> Result<(), HarnessError> {
+        let what = "every partition to have one agreed, running leader";
+        let verdict = poll_until(timeout, what, || async {
+            if let Some(exited) = self.exited_node() {
+                return Ok(Err(exited));
+            }
+            let observations = self.observe().await;
+            let problems = health::problems(&self.running_nodes(), &observations);
+            if problems.is_empty() {
+                return Ok(Ok(()));
+            }
+            let logs = self.base_dir().join("node-*.log");
+            Err(format!(
+                "{}\n(logs: {})",
+                health::summarize(&problems),
+                logs.display()
+            ))
+        })
+        .await?;
+        verdict
+    }
+
+    /// A node the harness believes running whose process has exited, as an error quoting its log.
+    fn exited_node(&self) -> Option<HarnessError> {
+        self.nodes
+            .iter()
+            .filter(|node| node.state() == NodeState::Running)
+            .find_map(|node| {
+                let status = node.exit_status()?;
+                Some(self.exited(node, status.to_string()))
+            })
+    }
+
+    /// Polls `condition` every 100 ms until it is true; see [`crate::poll_until`] for a version that explains.
+    pub async fn wait_until<F, Fut>(
+        timeout: Duration,
+        what: &str,
+        condition: F,
+    ) -> Result<(), HarnessError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        crate::poll::wait_until(timeout, what, condition).await
+    }
+}
+
+impl Drop for LocalCluster {
+    fn drop(&mut self) {
+        self.kill_all();
+        let keep = self.keep_dir || std::thread::panicking();
+        // Dropping a `TempDir` removes it; keeping it turns it into a plain path.
+        if let BaseDir::Temporary(Some(dir)) =
+            std::mem::replace(&mut self.base, BaseDir::Temporary(None))
+        {
+            if keep {
+                eprintln!(
+                    "dancu-jepsen: kept the cluster's data and logs in {}",
+                    dir.keep().display()
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! dancu's consistency suite, starting with its foundation: a harness that runs a cluster of real `dancu-node`
+//! processes on this machine and injects process faults into it.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), dancu_jepsen::HarnessError> {
+//! use std::time::Duration;
+//! use dancu_jepsen::{node_binary, ClusterSpec, LocalCluster};
+//!
+//! let mut cluster = LocalCluster::start(ClusterSpec::new(node_binary()?))?;
+//! cluster.wait_healthy(Duration::from_secs(60)).await?;
+//! let leader = cluster.leader_of(7900).await.expect("partition 7900 has a leader");
+//! cluster.kill(leader)?;
+//! cluster.wait_healthy(Duration::from_secs(60)).await?;
+//! cluster.restart(leader)?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Architecture Invariant: the harness talks to nodes only the way operators and clients do (command line,
+//! signals, the public gRPC API); it never opens a node's data directory.
+//!
+//! Architecture Invariant: tests synchronize with the cluster by polling a condition with a deadline
+//! ([`poll_until`]), never by sleeping a fixed time.
+
+mod binary;
+mod cluster;
+mod error;
+mod health;
+mod local_config;
+mod poll;
+mod ports;
+mod process;
+
+pub use binary::{node_binary, NODE_BIN_ENV};
+pub use cluster::{ClusterSpec, LocalCluster, KEEP_CLUSTER_ENV};
+pub use error::HarnessError;
+pub use health::Problem;
+pub use local_config::{loopback_config, LOCAL_CLUSTER_NAME, LOCAL_DATACENTER};
+pub use poll::{poll_until, wait_until, POLL_INTERVAL};
+pub use ports::free_loopback_ports;

@@ -1,0 +1,40 @@
+//! Every bound of the node in one place. Each is a named constant, tested at its edge.
+
+use std::time::Duration;
+
+/// Most IDs in one `BatchGetCitizens` call.
+pub const BATCH_IDS_MAX: usize = 1_000;
+/// Longest full name or other name, in Unicode scalar values.
+pub const NAME_CHARS_MAX: usize = 200;
+/// Longest free-text address line.
+pub const ADDRESS_LINE_CHARS_MAX: usize = 300;
+/// Longest short text field (ethnicity, religion, nationality, relationship, codes).
+pub const SHORT_TEXT_CHARS_MAX: usize = 64;
+/// Longest client request id (bytes).
+pub const REQUEST_ID_BYTES_MAX: usize = 128;
+/// Longest `purpose` (bytes).
+pub const PURPOSE_BYTES_MAX: usize = 128;
+/// Largest gRPC message accepted or sent.
+pub const GRPC_MESSAGE_BYTES_MAX: usize = 16 * 1024 * 1024;
+/// Largest snapshot chunk streamed between nodes.
+pub const SNAPSHOT_CHUNK_BYTES_MAX: usize = 1024 * 1024;
+/// Exactly-once window: a request id is remembered for this many log entries of its partition.
+pub const REQUEST_ID_WINDOW_ENTRIES: u64 = 100_000;
+/// Most sync waiters completed by one WAL fsync (group commit).
+pub const GROUP_COMMIT_WAITERS_MAX: usize = 4_096;
+/// Depth of the queue feeding the WAL syncer.
+pub const SYNC_QUEUE_DEPTH: usize = 16_384;
+/// Longest a read waits for the local state machine to reach its read index.
+pub const READ_APPLY_WAIT_MAX: Duration = Duration::from_secs(5);
+/// Longest a write waits for commit + apply when the caller sets no deadline.
+pub const WRITE_WAIT_DEFAULT: Duration = Duration::from_secs(5);
+/// Longest any single internal Raft RPC may take (snapshots excepted).
+pub const RAFT_RPC_TIMEOUT: Duration = Duration::from_secs(3);
+/// Most log entries sent in one AppendEntries.
+pub const APPEND_ENTRIES_MAX: u64 = 512;
+/// Earliest birth year the personal ID can express (century digit 0/1).
+pub const BIRTH_YEAR_MIN: u32 = 1900;
+
+const _: () = assert!(SNAPSHOT_CHUNK_BYTES_MAX * 4 <= GRPC_MESSAGE_BYTES_MAX);
+const _: () = assert!(GROUP_COMMIT_WAITERS_MAX <= SYNC_QUEUE_DEPTH);
+const _: () = assert!(REQUEST_ID_BYTES_MAX <= 1024);

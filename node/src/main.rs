@@ -1,0 +1,87 @@
+//! `dancu-node --config FILE --node-id N [--data-dir DIR]`
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use dancu_cluster_config::ClusterConfig;
+use dancu_node::server::{run, NodeOptions};
+use dancu_node::service::linearizer::ReadMode;
+
+/// One node of a dancu cluster: serves the partitions the config places on it.
+#[derive(Debug, Parser)]
+#[command(name = "dancu-node", version)]
+struct Args {
+    /// Cluster topology (TOML), e.g. cluster-config/examples/local-3.toml.
+    #[arg(long)]
+    config: PathBuf,
+    /// This node's id in the config.
+    #[arg(long)]
+    node_id: u64,
+    /// Where this node keeps its RocksDB and snapshots [default: data/node-<id>].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// TEST ONLY: serve linearizable reads locally without the linearizer, so the consistency
+    /// suite can prove it catches stale reads. Never use in production.
+    #[arg(long, hide = true)]
+    unsafe_skip_linearizer: bool,
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let config = match ClusterConfig::load(&args.config) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let options = NodeOptions {
+        config,
+        node_id: args.node_id,
+        data_dir: args.data_dir.unwrap_or_else(|| PathBuf::from(format!("data/node-{}", args.node_id))),
+        read_mode: ReadMode { skip_linearizer: args.unsafe_skip_linearizer },
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(options, shutdown_signal())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! Outgoing Raft RPCs: one gRPC channel per peer node, shared by every group on this node.
+//!
+//! Each group gets a `PeerNetwork` per target that wraps the shared channel and stamps every message
+//! with the group's partition id.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use dancu_cluster_config::PartitionId;
+use dancu_proto::v1 as pb;
+use dancu_proto::v1::raft_client::RaftClient;
+use openraft::error::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
+use openraft::network::RPCOption;
+use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse};
+use openraft::{BasicNode, RaftNetworkFactory, RaftNetworkV2};
+use tokio::io::AsyncReadExt;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::limits::{GRPC_MESSAGE_BYTES_MAX, SNAPSHOT_CHUNK_BYTES_MAX};
+use crate::raft::codec;
+use crate::raft::types::{NodeId, Snapshot, TypeConfig, Vote};
+use crate::storage::SnapshotFile;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The node's channels to its peers: created once per peer address, then cloned (cheaply).
+#[derive(Default)]
+pub struct Peers {
+    channels: Mutex<HashMap<String, Channel>>,
+}
+
+impl Peers {
+    pub fn channel(&self, addr: &str) -> Result<Channel, tonic::transport::Error> {
+        let mut channels = self.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(channel) = channels.get(addr) {
+            return Ok(channel.clone());
+        }
+        let channel = Endpoint::from_shared(format!("http://{addr}"))?
+            .connect_timeout(CONNECT_TIMEOUT)
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(10))
+            .keep_alive_timeout(Duration::from_secs(5))
+            .connect_lazy();
+        channels.insert(addr.to_string(), channel.clone());
+        Ok(channel)
+    }
+
+    pub fn raft_client(&self, addr: &str) -> Result<RaftClient<Channel>, tonic::transport::Error> {
+        Ok(RaftClient::new(self.channel(addr)?)
+            .max_decoding_message_size(GRPC_MESSAGE_BYTES_MAX)
+            .max_encoding_message_size(GRPC_MESSAGE_BYTES_MAX))
+    }
+}
+
+pub struct NetworkFactory {
+    pub pid: PartitionId,
+    pub peers: Arc<Peers>,
+}
+
+impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
+    type Network = PeerNetwork;
+
+    async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> PeerNetwork {
+        PeerNetwork { pid: self.pid, target, addr: node.addr.clone(), peers: self.peers.clone() }
+    }
+}
+
+pub struct PeerNetwork {
+    pid: PartitionId,
+    target: NodeId,
+    addr: String,
+    peers: Arc<Peers>,
+}
+
+/// A peer that cannot be reached makes openraft back off; any other failure is a network error.
+fn rpc_error(status: tonic::Status) -> RPCError<TypeConfig> {
+    match status.code() {
+        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => {
+            RPCError::Unreachable(Unreachable::new(&status))
+        }
+        _ => RPCError::Network(NetworkError::new(&status)),
+    }
+}
+
+fn decode_error(error: std::io::Error) -> RPCError<TypeConfig> {
+    RPCError::Network(NetworkError::new(&error))
+}
+
+impl PeerNetwork {
+    fn client(&self) -> Result<RaftClient<Channel>, RPCError<TypeConfig>> {
+        self.peers.raft_client(&self.addr).map_err(|e| RPCError::Unreachable(Unreachable::new(&e)))
+    }
+
+    fn request<T>(message: T, option: &RPCOption) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        request.set_timeout(option.hard_ttl());
+        request
+    }
+
+    async fn send_vote(&mut self, rpc: VoteRequest<TypeConfig>, option: RPCOption, pre_vote: bool) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        let message = codec::vote_request_to_pb(self.pid.0, &rpc, pre_vote);
+        let reply = self.client()?.vote(Self::request(message, &option)).await.map_err(rpc_error)?;
+        codec::vote_response_from_pb(reply.get_ref()).map_err(decode_error)
+    }
+
+    async fn stream_snapshot(&mut self, vote: Vote, snapshot: Snapshot, option: RPCOption) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
+        let SnapshotFile { path } = snapshot.snapshot;
+        let mut file = tokio::fs::File::open(&path).await.map_err(|e| StreamingError::Network(NetworkError::new(&e)))?;
+        let first = pb::SnapshotChunk {
+            partition_id: self.pid.0,
+            vote: Some(codec::vote_to_pb(&vote)),
+            meta: Some(codec::snapshot_meta_to_pb(&snapshot.meta)),
+            data: Vec::new(),
+        };
+        // Chunks are read lazily, so memory stays bounded by the channel depth times the chunk size.
+        let (tx, rx) = tokio::sync::mpsc::channel::<pb::SnapshotChunk>(4);
+        let reader = tokio::spawn(async move {
+            if tx.send(first).await.is_err() {
+                return Ok(());
+            }
+            loop {
+                let mut data = vec![0u8; SNAPSHOT_CHUNK_BYTES_MAX];
+                let n = file.read(&mut data).await?;
+                if n == 0 {
+                    return Ok::<(), std::io::Error>(());
+                }
+                data.truncate(n);
+                if tx.send(pb::SnapshotChunk { data, ..Default::default() }).await.is_err() {
+                    return Ok(());
+                }
+            }
+        });
+        let mut request = tonic::Request::new(tokio_stream::wrappers::ReceiverStream::new(rx));
+        request.set_timeout(option.hard_ttl().max(Duration::from_secs(60)));
+        let reply = self.client().map_err(|e| StreamingError::Network(NetworkError::new(&e)))?.install_snapshot(request).await;
+        let read_result = reader.await;
+        let reply = reply.map_err(|status| match rpc_error(status) {
+            RPCError::Unreachable(e) => StreamingError::Unreachable(e),
+            other => StreamingError::Network(NetworkError::new(&other)),
+        })?;
+        if let Ok(Err(e)) = read_result {
+            return Err(StreamingError::Network(NetworkError::new(&e)));
+        }
+        let vote = codec::vote_from_pb(reply.get_ref().vote.as_ref()).map_err(|e| StreamingError::Network(NetworkError::new(&e)))?;
+        Ok(SnapshotResponse::new(vote))
+    }
+}
+
+impl RaftNetworkV2<TypeConfig> for PeerNetwork {
+    type SnapshotData = SnapshotFile;
+
+    async fn append_entries(&mut self, rpc: AppendEntriesRequest<TypeConfig>, option: RPCOption) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
+        let message = codec::append_request_to_pb(self.pid.0, &rpc);
+        let reply = self.client()?.append_entries(Self::request(message, &option)).await.map_err(rpc_error)?;
+        codec::append_response_from_pb(reply.into_inner()).map_err(decode_error)
+    }
+
+    async fn vote(&mut self, rpc: VoteRequest<TypeConfig>, option: RPCOption) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        self.send_vote(rpc, option, false).await
+    }
+
+    async fn pre_vote(&mut self, rpc: VoteRequest<TypeConfig>, option: RPCOption) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        self.send_vote(rpc, option, true).await
+    }
+
+    async fn full_snapshot(
+        &mut self,
+        vote: Vote,
+        snapshot: Snapshot,
+        cancel: impl Future<Output = ReplicationClosed> + openraft::OptionalSend + 'static,
+        option: RPCOption,
+    ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
+        let target = self.target;
+        tokio::select! {
+            closed = cancel => {
+                tracing::debug!(partition = self.pid.0, target, "snapshot stream cancelled");
+                Err(StreamingError::Closed(closed))
+            }
+            result = self.stream_snapshot(vote, snapshot, option) => result,
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! Incoming Raft RPCs (the internal `dancu.v1.Raft` service): each names its partition and is
+//! handed to that group's openraft instance.
+
+use std::sync::Arc;
+
+use dancu_proto::v1 as pb;
+use openraft::ReadPolicy;
+use tokio::io::AsyncWriteExt;
+use tokio_stream::StreamExt;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::raft::codec;
+use crate::raft::groups::Groups;
+use crate::raft::types::Snapshot;
+use crate::service::errors::ApiError;
+use crate::storage::SnapshotFile;
+
+/// Largest snapshot a node accepts from a peer.
+const SNAPSHOT_BYTES_MAX: u64 = 64 * 1024 * 1024 * 1024;
+
+pub struct RaftService {
+    pub groups: Arc<Groups>,
+}
+
+fn malformed(error: std::io::Error) -> Status {
+    Status::invalid_argument(format!("malformed raft message: {error}"))
+}
+
+fn fatal(error: impl std::fmt::Display) -> Status {
+    Status::unavailable(format!("raft group stopped: {error}"))
+}
+
+#[tonic::async_trait]
+impl pb::raft_server::Raft for RaftService {
+    async fn append_entries(&self, request: Request<pb::AppendEntriesRequest>) -> Result<Response<pb::AppendEntriesResponse>, Status> {
+        let request = request.into_inner();
+        let group = self.groups.hosted(request.partition_id)?;
+        let rpc = codec::append_request_from_pb(request).map_err(malformed)?;
+        let response = group.raft.append_entries(rpc).await.map_err(fatal)?;
+        Ok(Response::new(codec::append_response_to_pb(&response)))
+    }
+
+    async fn vote(&self, request: Request<pb::VoteRequest>) -> Result<Response<pb::VoteResponse>, Status> {
+        let request = request.into_inner();
+        let group = self.groups.hosted(request.partition_id)?;
+        let rpc = codec::vote_request_from_pb(&request).map_err(malformed)?;
+        let response = if request.pre_vote { group.raft.pre_vote(rpc).await } else { group.raft.vote(rpc).await };
+        Ok(Response::new(codec::vote_response_to_pb(&response.map_err(fatal)?)))
+    }
+
+    async fn install_snapshot(&self, request: Request<Streaming<pb::SnapshotChunk>>) -> Result<Response<pb::SnapshotResponse>, Status> {
+        let mut chunks = request.into_inner();
+        let first = chunks.next().await.ok_or_else(|| Status::invalid_argument("empty snapshot stream"))??;
+        let group = self.groups.hosted(first.partition_id)?;
+        let vote = codec::vote_from_pb(first.vote.as_ref()).map_err(malformed)?;
+        let meta = codec::snapshot_meta_from_pb(first.meta.as_ref()).map_err(malformed)?;
+        let path = self.groups.store.incoming_snapshot_path(group.spec.id).map_err(|e| Status::internal(e.to_string()))?;
+        let received = receive_into(&path, first.data, &mut chunks).await;
+        if let Err(status) = received {
+            let _ = tokio::fs::remove_file(&path).await;
+            return Err(status);
+        }
+        let snapshot = Snapshot { meta, snapshot: SnapshotFile { path } };
+        let response = group.raft.install_full_snapshot(vote, snapshot).await.map_err(fatal)?;
+        Ok(Response::new(pb::SnapshotResponse { vote: Some(codec::vote_to_pb(&response.vote)) }))
+    }
+
+    async fn read_index(&self, request: Request<pb::ReadIndexRequest>) -> Result<Response<pb::ReadIndexResponse>, Status> {
+        let group = self.groups.hosted(request.get_ref().partition_id)?;
+        let linearizer = group.raft.get_read_linearizer(ReadPolicy::ReadIndex).await.map_err(|e| ApiError::from_read_error(&self.groups, group, e))?;
+        let read_log_id = codec::log_id_to_pb(linearizer.read_log_id().log_id());
+        Ok(Response::new(pb::ReadIndexResponse { read_log_id: Some(read_log_id) }))
+    }
+}
+
+async fn receive_into(path: &std::path::Path, first_data: Vec<u8>, chunks: &mut Streaming<pb::SnapshotChunk>) -> Result<(), Status> {
+    let io_error = |e: std::io::Error| Status::internal(format!("writing snapshot: {e}"));
+    let mut file = tokio::fs::File::create(path).await.map_err(io_error)?;
+    file.write_all(&first_data).await.map_err(io_error)?;
+    let mut n_bytes = first_data.len() as u64;
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk?;
+        n_bytes += chunk.data.len() as u64;
+        if n_bytes > SNAPSHOT_BYTES_MAX {
+            return Err(Status::resource_exhausted("snapshot larger than the limit"));
+        }
+        file.write_all(&chunk.data).await.map_err(io_error)?;
+    }
+    file.sync_all().await.map_err(io_error)?;
+    Ok(())
+}

@@ -1,0 +1,52 @@
+//! openraft's type configuration for dancu and the application data it replicates.
+
+use std::fmt;
+
+use dancu_proto::v1::Command;
+
+/// A replicated command: the payload of a normal log entry.
+///
+/// `Display` never prints record contents: logs must not carry personal data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request(pub Command);
+
+impl fmt::Display for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0.op {
+            Some(dancu_proto::v1::command::Op::PutCitizen(_)) => f.write_str("put_citizen"),
+            None => f.write_str("empty_command"),
+        }
+    }
+}
+
+/// What applying one log entry produced, returned to the proposer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApplyOutcome {
+    /// A blank or membership entry.
+    Nothing,
+    /// The record was written (or, when `deduplicated`, had been written by an earlier attempt).
+    Written { revision: u64, log_index: u64, deduplicated: bool },
+    /// `expected_revision` did not match; nothing was written.
+    RevisionMismatch { current_revision: u64 },
+    /// The command was refused at apply time (e.g. the key is outside the partition).
+    Refused { reason: String },
+}
+
+openraft::declare_raft_types!(
+    /// dancu's Raft types: u64 node ids, gRPC addresses as nodes, protobuf commands.
+    pub TypeConfig:
+        D = Request,
+        R = ApplyOutcome,
+        NodeId = u64,
+        Node = openraft::BasicNode,
+);
+
+pub type NodeId = u64;
+pub type LogId = openraft::type_config::alias::LogIdOf<TypeConfig>;
+pub type Vote = openraft::type_config::alias::VoteOf<TypeConfig>;
+pub type Entry = openraft::type_config::alias::EntryOf<TypeConfig>;
+pub type LeaderId = openraft::type_config::alias::LeaderIdOf<TypeConfig>;
+pub type Membership = openraft::Membership<NodeId, openraft::BasicNode>;
+pub type StoredMembership = openraft::type_config::alias::StoredMembershipOf<TypeConfig>;
+pub type SnapshotMeta = openraft::type_config::alias::SnapshotMetaOf<TypeConfig>;
+pub type Snapshot = openraft::type_config::alias::SnapshotOf<TypeConfig, crate::storage::SnapshotFile>;

@@ -1,0 +1,103 @@
+//! Runs a node: opens storage, starts the Raft groups, serves every gRPC service on one tonic
+//! server (public Registry, internal Raft, health, reflection), and stops cleanly on a signal.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use dancu_cluster_config::{ClusterConfig, NodeId};
+use dancu_proto::v1::raft_server::RaftServer;
+use dancu_proto::v1::registry_server::RegistryServer;
+
+use crate::limits::GRPC_MESSAGE_BYTES_MAX;
+use crate::raft::groups::Groups;
+use crate::raft::service::RaftService;
+use crate::service::linearizer::ReadMode;
+use crate::service::registry::RegistryService;
+use crate::storage::Store;
+
+/// How a node is started (from the command line).
+#[derive(Debug, Clone)]
+pub struct NodeOptions {
+    pub config: ClusterConfig,
+    pub node_id: NodeId,
+    pub data_dir: PathBuf,
+    pub read_mode: ReadMode,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("node {0} is not in the cluster configuration")]
+    UnknownNode(NodeId),
+    #[error("invalid configuration:\n{0}")]
+    Config(#[from] dancu_cluster_config::ValidationErrors),
+    #[error("node address {addr:?} is not a socket address: {message}")]
+    Addr { addr: String, message: String },
+    #[error("storage: {0}")]
+    Storage(#[from] std::io::Error),
+    #[error(transparent)]
+    Start(#[from] crate::raft::groups::StartError),
+    #[error("gRPC server: {0}")]
+    Serve(#[from] tonic::transport::Error),
+    #[error("reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+}
+
+fn listen_addr(addr: &str) -> Result<SocketAddr, NodeError> {
+    use std::net::ToSocketAddrs;
+    let to_error = |message: String| NodeError::Addr { addr: addr.to_string(), message };
+    addr.to_socket_addrs()
+        .map_err(|e| to_error(e.to_string()))?
+        .next()
+        .ok_or_else(|| to_error("resolves to nothing".into()))
+}
+
+/// Runs the node until `shutdown` resolves.
+pub async fn run(options: NodeOptions, shutdown: impl std::future::Future<Output = ()>) -> Result<(), NodeError> {
+    let partition_map = options.config.partition_map()?;
+    let node = options.config.node(options.node_id).ok_or(NodeError::UnknownNode(options.node_id))?;
+    let addr = listen_addr(&node.addr)?;
+    let store = Store::open(&options.data_dir)?;
+    let groups = Arc::new(Groups::start(options.node_id, options.config.clone(), partition_map, store).await?);
+    tracing::info!(node = options.node_id, n_groups = groups.iter().count(), %addr, "raft groups started");
+
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(dancu_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let registry = RegistryServer::new(RegistryService { groups: groups.clone(), read_mode: options.read_mode })
+        .max_decoding_message_size(GRPC_MESSAGE_BYTES_MAX)
+        .max_encoding_message_size(GRPC_MESSAGE_BYTES_MAX);
+    let raft = RaftServer::new(RaftService { groups: groups.clone() })
+        .max_decoding_message_size(GRPC_MESSAGE_BYTES_MAX)
+        .max_encoding_message_size(GRPC_MESSAGE_BYTES_MAX);
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tonic::transport::Server::builder()
+        .tcp_nodelay(true)
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(registry)
+        .add_service(raft)
+        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), async {
+            let _ = stop_rx.await;
+        });
+    let server = tokio::spawn(server);
+
+    groups.wait_for_recovery().await;
+    groups.bootstrap().await;
+    health_reporter.set_serving::<RegistryServer<RegistryService>>().await;
+    tracing::info!(node = options.node_id, "serving");
+
+    shutdown.await;
+    tracing::info!(node = options.node_id, "stopping");
+    health_reporter.set_not_serving::<RegistryServer<RegistryService>>().await;
+    let _ = stop_tx.send(());
+    groups.shutdown().await;
+    match server.await {
+        Ok(result) => result?,
+        Err(join_error) => tracing::error!(%join_error, "server task failed"),
+    }
+    Ok(())
+}

@@ -1,0 +1,131 @@
+//! Typed API errors and their gRPC statuses. Every status carries an `ErrorDetail` so clients can
+//! route (not leader), report the field (invalid argument) or retry (no quorum).
+
+use dancu_proto::v1::{ErrorDetail, ErrorReason};
+use dancu_proto::Message;
+use openraft::error::{ClientWriteError, LinearizableReadError, RaftError};
+use tonic::{Code, Status};
+
+use crate::citizen::FieldError;
+use crate::raft::groups::{Group, Groups};
+use crate::raft::types::TypeConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("invalid argument: {field}: {message}")]
+    InvalidField { field: String, message: String },
+    #[error("partition {partition_id}: this node is not the leader")]
+    NotLeader { partition_id: u32, leader_id: Option<u64>, leader_addr: String },
+    #[error("partition {partition_id} is not hosted on this node")]
+    PartitionNotHosted { partition_id: u32, leader_id: Option<u64>, leader_addr: String },
+    #[error("partition {partition_id}: unavailable: {message}")]
+    NoQuorum { partition_id: u32, message: String },
+    #[error("revision mismatch: the stored revision is {current_revision}")]
+    RevisionMismatch { partition_id: u32, current_revision: u64 },
+    #[error("citizen not found")]
+    NotFound,
+    #[error("deadline exceeded: {0}")]
+    Deadline(String),
+    #[error("refused: {0}")]
+    Refused(String),
+    #[error("storage error: {0}")]
+    Storage(#[from] std::io::Error),
+}
+
+impl From<FieldError> for ApiError {
+    fn from(error: FieldError) -> Self {
+        ApiError::InvalidField { field: error.field, message: error.message }
+    }
+}
+
+impl ApiError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> ApiError {
+        ApiError::InvalidField { field: field.to_string(), message: message.into() }
+    }
+
+    fn not_leader(groups: &Groups, group: &Group, leader_id: Option<u64>) -> ApiError {
+        ApiError::NotLeader {
+            partition_id: group.spec.id.0,
+            leader_id,
+            leader_addr: leader_id.and_then(|id| groups.node_addr(id)).unwrap_or_default(),
+        }
+    }
+
+    pub fn from_read_error(groups: &Groups, group: &Group, error: RaftError<TypeConfig, LinearizableReadError<TypeConfig>>) -> ApiError {
+        match error {
+            RaftError::APIError(LinearizableReadError::ForwardToLeader(forward)) => Self::not_leader(groups, group, forward.leader_id),
+            other => ApiError::NoQuorum { partition_id: group.spec.id.0, message: other.to_string() },
+        }
+    }
+
+    pub fn from_write_error(groups: &Groups, group: &Group, error: RaftError<TypeConfig, ClientWriteError<TypeConfig>>) -> ApiError {
+        match error {
+            RaftError::APIError(ClientWriteError::ForwardToLeader(forward)) => Self::not_leader(groups, group, forward.leader_id),
+            // Commit status unknown: the caller retries with the same request id, which dedups.
+            other => ApiError::NoQuorum { partition_id: group.spec.id.0, message: other.to_string() },
+        }
+    }
+
+    fn code_and_detail(&self) -> (Code, ErrorDetail) {
+        let mut detail = ErrorDetail::default();
+        let code = match self {
+            ApiError::InvalidField { field, .. } => {
+                detail.reason = ErrorReason::InvalidField as i32;
+                detail.field = field.clone();
+                Code::InvalidArgument
+            }
+            ApiError::NotLeader { partition_id, leader_id, leader_addr } => {
+                detail.reason = ErrorReason::NotLeader as i32;
+                (detail.partition_id, detail.leader_id, detail.leader_addr) = (*partition_id, *leader_id, leader_addr.clone());
+                Code::FailedPrecondition
+            }
+            ApiError::PartitionNotHosted { partition_id, leader_id, leader_addr } => {
+                detail.reason = ErrorReason::PartitionNotHosted as i32;
+                (detail.partition_id, detail.leader_id, detail.leader_addr) = (*partition_id, *leader_id, leader_addr.clone());
+                Code::FailedPrecondition
+            }
+            ApiError::NoQuorum { partition_id, .. } => {
+                detail.reason = ErrorReason::NoQuorum as i32;
+                detail.partition_id = *partition_id;
+                Code::Unavailable
+            }
+            ApiError::RevisionMismatch { partition_id, current_revision } => {
+                detail.reason = ErrorReason::RevisionMismatch as i32;
+                (detail.partition_id, detail.current_revision) = (*partition_id, *current_revision);
+                Code::Aborted
+            }
+            ApiError::NotFound => Code::NotFound,
+            ApiError::Deadline(_) => Code::DeadlineExceeded,
+            ApiError::Refused(_) => Code::FailedPrecondition,
+            ApiError::Storage(_) => Code::Internal,
+        };
+        (code, detail)
+    }
+}
+
+impl From<ApiError> for Status {
+    fn from(error: ApiError) -> Status {
+        let (code, detail) = error.code_and_detail();
+        Status::with_details(code, error.to_string(), detail.encode_to_vec().into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(error: ApiError, code: Code, reason: ErrorReason) {
+        let status = Status::from(error);
+        assert_eq!(status.code(), code);
+        let detail = ErrorDetail::decode(status.details()).unwrap();
+        assert_eq!(detail.reason, reason as i32);
+    }
+
+    #[test]
+    fn statuses_carry_their_detail() {
+        check(ApiError::invalid("citizen.sex", "bad"), Code::InvalidArgument, ErrorReason::InvalidField);
+        check(ApiError::NotLeader { partition_id: 100, leader_id: Some(2), leader_addr: "h:1".into() }, Code::FailedPrecondition, ErrorReason::NotLeader);
+        check(ApiError::NoQuorum { partition_id: 100, message: String::new() }, Code::Unavailable, ErrorReason::NoQuorum);
+        check(ApiError::RevisionMismatch { partition_id: 100, current_revision: 3 }, Code::Aborted, ErrorReason::RevisionMismatch);
+    }
+}

@@ -1,0 +1,201 @@
+//! `dancu.v1.Registry`: decode, admit the caller, validate, route to the partition's group, execute.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use dancu_cluster_config::{PartitionId, PartitionSpec};
+use dancu_proto::v1 as pb;
+use dancu_proto::v1::Consistency;
+use openraft::ServerState;
+use tonic::{Request, Response, Status};
+
+use crate::citizen::{self, CalendarDate};
+use crate::limits::{BATCH_IDS_MAX, REQUEST_ID_BYTES_MAX, WRITE_WAIT_DEFAULT};
+use crate::personal_id::PersonalId;
+use crate::raft::groups::{Group, Groups};
+use crate::raft::types::{ApplyOutcome, Request as RaftRequest};
+use crate::service::caller;
+use crate::service::errors::ApiError;
+use crate::service::linearizer::{linearize, ReadMode};
+
+pub struct RegistryService {
+    pub groups: Arc<Groups>,
+    pub read_mode: ReadMode,
+}
+
+fn consistency_of(value: i32) -> Result<Consistency, ApiError> {
+    Consistency::try_from(value).map_err(|_| ApiError::invalid("consistency", format!("unknown level {value}")))
+}
+
+impl RegistryService {
+    fn partition_of(&self, field: &str, id: &str) -> Result<&PartitionSpec, ApiError> {
+        PersonalId::parse(id).map_err(|e| ApiError::invalid(field, e.to_string()))?;
+        self.groups
+            .partition_map
+            .partition_for(id)
+            .ok_or_else(|| ApiError::invalid(field, "no partition holds this id"))
+    }
+
+    async fn get(&self, request: pb::GetCitizenRequest) -> Result<pb::GetCitizenResponse, ApiError> {
+        caller::admit(request.context.as_ref())?;
+        let consistency = consistency_of(request.consistency)?;
+        let spec = self.partition_of("id", &request.id)?;
+        let group = self.groups.hosted(spec.id.0)?;
+        let point = linearize(&self.groups, group, consistency, self.read_mode).await?;
+        let citizen = self.groups.store.get_citizen(spec.id, &request.id)?.ok_or(ApiError::NotFound)?;
+        Ok(pb::GetCitizenResponse {
+            revision: citizen.revision,
+            citizen: Some(citizen),
+            log_index: point.applied_index,
+            meta: Some(pb::ReadMeta {
+                partition_id: spec.id.0,
+                served_by: self.groups.node_id,
+                applied_index: point.applied_index,
+                read_index: point.read_index,
+            }),
+        })
+    }
+
+    async fn batch_get(&self, request: pb::BatchGetCitizensRequest) -> Result<pb::BatchGetCitizensResponse, ApiError> {
+        caller::admit(request.context.as_ref())?;
+        let consistency = consistency_of(request.consistency)?;
+        if request.ids.len() > BATCH_IDS_MAX {
+            return Err(ApiError::invalid("ids", format!("{} ids, at most {BATCH_IDS_MAX} allowed", request.ids.len())));
+        }
+        let mut by_partition: BTreeMap<PartitionId, Vec<usize>> = BTreeMap::new();
+        for (idx, id) in request.ids.iter().enumerate() {
+            let spec = self.partition_of(&format!("ids[{idx}]"), id)?;
+            by_partition.entry(spec.id).or_default().push(idx);
+        }
+        // One linearizer round and one multi_get per partition, all partitions in parallel.
+        let parts = by_partition.into_iter().map(|(pid, idxs)| {
+            let ids: Vec<&str> = idxs.iter().map(|&i| request.ids[i].as_str()).collect();
+            async move {
+                let group = self.groups.hosted(pid.0)?;
+                linearize(&self.groups, group, consistency, self.read_mode).await?;
+                let found = self.groups.store.multi_get_citizens(pid, &ids)?;
+                Ok::<_, ApiError>((idxs, found))
+            }
+        });
+        let mut results: Vec<pb::BatchGetResult> =
+            request.ids.iter().map(|id| pb::BatchGetResult { id: id.clone(), found: false, citizen: None }).collect();
+        for part in futures::future::join_all(parts).await {
+            let (idxs, found) = part?;
+            for (idx, citizen) in idxs.into_iter().zip(found) {
+                results[idx].found = citizen.is_some();
+                results[idx].citizen = citizen;
+            }
+        }
+        Ok(pb::BatchGetCitizensResponse { results })
+    }
+
+    async fn put(&self, request: pb::PutCitizenRequest) -> Result<pb::PutCitizenResponse, ApiError> {
+        let caller = caller::admit(request.context.as_ref())?;
+        let citizen = request.citizen.ok_or_else(|| ApiError::invalid("citizen", "required"))?;
+        citizen::validate(&citizen, CalendarDate::today_utc())?;
+        if request.request_id.len() > REQUEST_ID_BYTES_MAX {
+            return Err(ApiError::invalid("request_id", format!("longer than {REQUEST_ID_BYTES_MAX} bytes")));
+        }
+        let spec = self.partition_of("citizen.id", &citizen.id)?;
+        let group = self.groups.hosted(spec.id.0)?;
+        let request_id = if request.request_id.is_empty() { caller.request_id } else { request.request_id };
+        let command = pb::Command {
+            op: Some(pb::command::Op::PutCitizen(pb::PutCitizenCommand {
+                citizen: Some(citizen),
+                request_id,
+                expected_revision: request.expected_revision,
+                proposed_at_unix_ms: chrono::Utc::now().timestamp_millis(),
+            })),
+        };
+        let written = tokio::time::timeout(WRITE_WAIT_DEFAULT, group.raft.client_write(RaftRequest(command)))
+            .await
+            .map_err(|_| ApiError::Deadline("write not committed in time; retry with the same request_id".into()))?
+            .map_err(|e| ApiError::from_write_error(&self.groups, group, e))?;
+        match written.data {
+            ApplyOutcome::Written { revision, log_index, deduplicated } => {
+                Ok(pb::PutCitizenResponse { revision, log_index, partition_id: spec.id.0, deduplicated })
+            }
+            ApplyOutcome::RevisionMismatch { current_revision } => {
+                Err(ApiError::RevisionMismatch { partition_id: spec.id.0, current_revision })
+            }
+            ApplyOutcome::Refused { reason } => Err(ApiError::Refused(reason)),
+            ApplyOutcome::Nothing => Err(ApiError::Refused("nothing applied".into())),
+        }
+    }
+
+    fn partition_status(&self, spec: &PartitionSpec, group: Option<&Group>) -> pb::PartitionStatus {
+        let mut status = pb::PartitionStatus {
+            id: spec.id.0,
+            province_code: spec.province_code.clone(),
+            range_start: spec.range_start.clone(),
+            range_end: spec.range_end.clone(),
+            preferred_leader: spec.preferred_leader,
+            replicas: spec.replicas.clone(),
+            local_role: "absent".into(),
+            ..Default::default()
+        };
+        let Some(group) = group else {
+            return status;
+        };
+        let metrics = group.raft.metrics().borrow().clone();
+        let membership = metrics.membership_config.membership();
+        status.leader = metrics.current_leader;
+        status.voters = membership.voter_ids().collect();
+        status.learners = membership.learner_ids().collect();
+        status.term = metrics.current_term;
+        status.last_applied = metrics.last_applied.map_or(0, |id| id.index);
+        status.snapshot_index = metrics.snapshot.map_or(0, |id| id.index);
+        status.purged_index = metrics.purged.map_or(0, |id| id.index);
+        status.local_role = match metrics.state {
+            ServerState::Leader => "leader",
+            ServerState::Follower => "follower",
+            ServerState::Candidate => "candidate",
+            ServerState::Learner => "learner",
+            ServerState::Shutdown => "shutdown",
+        }
+        .into();
+        status
+    }
+
+    fn status(&self) -> pb::StatusResponse {
+        let nodes = self
+            .groups
+            .config
+            .nodes
+            .iter()
+            .map(|node| pb::NodeStatus {
+                id: node.id,
+                addr: node.addr.clone(),
+                dc: node.dc.clone(),
+                metrics_addr: node.metrics_addr.clone().unwrap_or_default(),
+            })
+            .collect();
+        let partitions = self
+            .groups
+            .partition_map
+            .partitions
+            .iter()
+            .map(|spec| self.partition_status(spec, self.groups.get(spec.id)))
+            .collect();
+        pb::StatusResponse { node_id: self.groups.node_id, nodes, partitions }
+    }
+}
+
+#[tonic::async_trait]
+impl pb::registry_server::Registry for RegistryService {
+    async fn get_citizen(&self, request: Request<pb::GetCitizenRequest>) -> Result<Response<pb::GetCitizenResponse>, Status> {
+        Ok(Response::new(self.get(request.into_inner()).await?))
+    }
+
+    async fn batch_get_citizens(&self, request: Request<pb::BatchGetCitizensRequest>) -> Result<Response<pb::BatchGetCitizensResponse>, Status> {
+        Ok(Response::new(self.batch_get(request.into_inner()).await?))
+    }
+
+    async fn put_citizen(&self, request: Request<pb::PutCitizenRequest>) -> Result<Response<pb::PutCitizenResponse>, Status> {
+        Ok(Response::new(self.put(request.into_inner()).await?))
+    }
+
+    async fn status(&self, _request: Request<pb::StatusRequest>) -> Result<Response<pb::StatusResponse>, Status> {
+        Ok(Response::new(RegistryService::status(self)))
+    }
+}

@@ -1,0 +1,141 @@
+//! The node's one RocksDB: raft log, raft metadata and partition state, for every Raft group.
+//!
+//! Architecture Invariant: nothing outside `storage` opens or writes RocksDB. Readers on the hot
+//! path call [`Store::get_citizen`] / [`Store::multi_get_citizens`] directly (after the linearizer),
+//! never through the state-machine task.
+
+pub mod keys;
+mod log_store;
+mod snapshot;
+mod state_machine;
+mod wal_sync;
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use dancu_cluster_config::{PartitionId, PartitionSpec};
+use dancu_proto::v1 as pb;
+use dancu_proto::Message;
+use rocksdb::{BlockBasedOptions, Cache, ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
+
+pub use log_store::LogStore;
+pub use snapshot::SnapshotFile;
+pub use state_machine::{SnapshotBuilder, StateMachine};
+use wal_sync::WalSyncer;
+
+use keys::{CF_RAFT_LOG, CF_RAFT_META, CF_STATE};
+
+pub fn storage_error(error: rocksdb::Error) -> io::Error {
+    io::Error::other(error.into_string())
+}
+
+/// The node's RocksDB with its WAL syncer. Shared by every group on the node.
+pub struct Store {
+    db: Arc<DB>,
+    syncer: WalSyncer,
+    snapshot_dir: PathBuf,
+}
+
+impl Store {
+    pub fn open(data_dir: &Path) -> io::Result<Arc<Store>> {
+        let db_dir = data_dir.join("db");
+        let snapshot_dir = data_dir.join("snapshots");
+        std::fs::create_dir_all(&db_dir)?;
+        std::fs::create_dir_all(&snapshot_dir)?;
+        let mut options = Options::default();
+        options.create_if_missing(true);
+        options.create_missing_column_families(true);
+        options.set_max_background_jobs(2);
+        options.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        let cache = Cache::new_lru_cache(256 * 1024 * 1024);
+        let cfs = [CF_RAFT_LOG, CF_RAFT_META, CF_STATE].map(|name| {
+            let mut cf_options = Options::default();
+            cf_options.set_compression_type(rocksdb::DBCompressionType::Lz4);
+            let mut table = BlockBasedOptions::default();
+            table.set_block_cache(&cache);
+            if name == CF_STATE {
+                // Point lookups by personal id dominate: a bloom filter saves a block read per miss.
+                table.set_bloom_filter(10.0, false);
+            }
+            cf_options.set_block_based_table_factory(&table);
+            ColumnFamilyDescriptor::new(name, cf_options)
+        });
+        let db = DB::open_cf_descriptors(&options, &db_dir, cfs).map_err(storage_error)?;
+        let db = Arc::new(db);
+        let syncer = WalSyncer::start(db.clone())?;
+        Ok(Arc::new(Store { db, syncer, snapshot_dir }))
+    }
+
+    pub fn log_store(self: &Arc<Self>, pid: PartitionId) -> LogStore {
+        LogStore::new(pid, self.clone())
+    }
+
+    pub fn state_machine(self: &Arc<Self>, spec: &PartitionSpec) -> StateMachine {
+        StateMachine::new(spec, self.clone())
+    }
+
+    /// A fresh path for a snapshot being received from the leader.
+    pub fn incoming_snapshot_path(&self, pid: PartitionId) -> io::Result<PathBuf> {
+        snapshot::new_snapshot_path(self, pid, "incoming")
+    }
+
+    fn cf(&self, name: &str) -> io::Result<&rocksdb::ColumnFamily> {
+        self.db.cf_handle(name).ok_or_else(|| io::Error::other(format!("column family {name} missing")))
+    }
+
+    /// Writes without waiting for the WAL fsync; callers that need durability use [`Store::write_durable`]
+    /// or register a waiter on the syncer.
+    fn write(&self, batch: WriteBatch) -> io::Result<()> {
+        let mut options = WriteOptions::default();
+        options.set_sync(false);
+        self.db.write_opt(batch, &options).map_err(storage_error)
+    }
+
+    /// Writes and returns once the batch is in the fsync'd WAL (group commit with other writers).
+    async fn write_durable(&self, batch: WriteBatch) -> io::Result<()> {
+        self.write(batch)?;
+        self.syncer.sync().await
+    }
+
+    fn get(&self, cf: &str, key: &[u8]) -> io::Result<Option<Vec<u8>>> {
+        self.db.get_cf(self.cf(cf)?, key).map_err(storage_error)
+    }
+
+    fn get_message<M: Message + Default>(&self, cf: &str, key: &[u8]) -> io::Result<Option<M>> {
+        match self.get(cf, key)? {
+            None => Ok(None),
+            Some(bytes) => M::decode(bytes.as_slice()).map(Some).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e)),
+        }
+    }
+
+    /// Reads one record straight from RocksDB. Callers linearize first when they need to.
+    pub fn get_citizen(&self, pid: PartitionId, personal_id: &str) -> io::Result<Option<pb::Citizen>> {
+        self.get_message(CF_STATE, &keys::citizen_key(pid, personal_id.as_bytes()))
+    }
+
+    /// Reads many records of one partition in one RocksDB `multi_get`.
+    pub fn multi_get_citizens(&self, pid: PartitionId, personal_ids: &[&str]) -> io::Result<Vec<Option<pb::Citizen>>> {
+        let cf = self.cf(CF_STATE)?;
+        let keys: Vec<Vec<u8>> = personal_ids.iter().map(|id| keys::citizen_key(pid, id.as_bytes())).collect();
+        self.db
+            .multi_get_cf(keys.iter().map(|key| (cf, key.as_slice())))
+            .into_iter()
+            .map(|result| match result.map_err(storage_error)? {
+                None => Ok(None),
+                Some(bytes) => pb::Citizen::decode(bytes.as_slice())
+                    .map(Some)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e)),
+            })
+            .collect()
+    }
+
+    /// The last snapshot's covered index and the last purged index of a partition (for Status).
+    pub fn snapshot_and_purged_index(&self, pid: PartitionId) -> io::Result<(u64, u64)> {
+        let purged: Option<pb::LogId> =
+            self.get_message(CF_RAFT_META, &keys::tagged_key(pid, keys::META_PURGED, &[]))?;
+        let snapshot = snapshot::read_current(self, pid)?;
+        let snapshot_index = snapshot.and_then(|(meta, _)| meta.last_log_id).map_or(0, |id| id.index);
+        Ok((snapshot_index, purged.map_or(0, |id| id.index)))
+    }
+}

@@ -1,0 +1,131 @@
+//! Snapshot files: a partition's state range, read from a RocksDB snapshot, as length-delimited
+//! `SnapshotItem` messages. Built here, streamed to peers in bounded chunks, installed atomically.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use dancu_cluster_config::PartitionId;
+use dancu_proto::v1 as pb;
+use dancu_proto::Message;
+use rocksdb::{Direction, IteratorMode, ReadOptions, WriteBatch};
+
+use crate::raft::codec::{snapshot_meta_from_pb, snapshot_meta_to_pb};
+use crate::raft::types::SnapshotMeta;
+use crate::storage::keys::{self, CF_RAFT_META, CF_STATE, META_SNAPSHOT, STATE_APPLIED};
+use crate::storage::{storage_error, Store};
+
+/// A snapshot's data on local disk.
+#[derive(Debug, Clone)]
+pub struct SnapshotFile {
+    pub path: PathBuf,
+}
+
+static FILE_SEQUENCE: AtomicU64 = AtomicU64::new(0);
+
+/// A fresh, unique path in the partition's snapshot directory.
+pub fn new_snapshot_path(store: &Store, pid: PartitionId, what: &str) -> io::Result<PathBuf> {
+    let dir = store.snapshot_dir.join(pid.0.to_string());
+    std::fs::create_dir_all(&dir)?;
+    let sequence = FILE_SEQUENCE.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    Ok(dir.join(format!("{what}-{nanos}-{sequence}.snap")))
+}
+
+/// Writes the partition's state (except the applied marker, which travels as `SnapshotMeta`) from a
+/// consistent RocksDB snapshot. Returns the meta that the data reflects.
+pub fn build(store: &Store, pid: PartitionId) -> io::Result<(SnapshotMeta, SnapshotFile)> {
+    let snapshot = store.db.snapshot();
+    let cf = store.cf(CF_STATE)?;
+    let applied_key = keys::tagged_key(pid, STATE_APPLIED, &[]);
+    let applied = snapshot.get_cf(cf, &applied_key).map_err(storage_error)?;
+    let meta_pb = match applied {
+        None => pb::SnapshotMeta::default(),
+        Some(bytes) => pb::SnapshotMeta::decode(bytes.as_slice()).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?,
+    };
+    let meta = snapshot_meta_from_pb(Some(&meta_pb))?;
+    let path = new_snapshot_path(store, pid, "built")?;
+    let mut out = BufWriter::new(File::create(&path)?);
+    let mut options = ReadOptions::default();
+    options.set_iterate_upper_bound(keys::partition_end(pid));
+    let start = keys::partition_prefix(pid);
+    for item in snapshot.iterator_cf_opt(cf, options, IteratorMode::From(&start, Direction::Forward)) {
+        let (key, value) = item.map_err(storage_error)?;
+        if key.as_ref() == applied_key.as_slice() {
+            continue;
+        }
+        let item = pb::SnapshotItem { key: key.to_vec(), value: value.to_vec() };
+        out.write_all(&item.encode_length_delimited_to_vec())?;
+    }
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    Ok((meta, SnapshotFile { path }))
+}
+
+/// Replaces the partition's whole state range with the snapshot's, in one atomic WriteBatch, and
+/// records the snapshot as the partition's current one.
+pub fn install(store: &Store, pid: PartitionId, meta: &SnapshotMeta, file: &SnapshotFile) -> io::Result<()> {
+    let mut bytes = Vec::new();
+    File::open(&file.path)?.read_to_end(&mut bytes)?;
+    let cf = store.cf(CF_STATE)?;
+    let mut batch = WriteBatch::default();
+    batch.delete_range_cf(cf, keys::partition_prefix(pid).to_vec(), keys::partition_end(pid));
+    let mut buf = bytes.as_slice();
+    while !buf.is_empty() {
+        let item = pb::SnapshotItem::decode_length_delimited(&mut buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        // A snapshot may only touch its own partition's range.
+        if !item.key.starts_with(&keys::partition_prefix(pid)) {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "snapshot item outside its partition"));
+        }
+        batch.put_cf(cf, item.key, item.value);
+    }
+    let meta_pb = snapshot_meta_to_pb(meta);
+    batch.put_cf(cf, keys::tagged_key(pid, STATE_APPLIED, &[]), meta_pb.encode_to_vec());
+    put_current(store, &mut batch, pid, &meta_pb, &file.path)?;
+    let mut options = rocksdb::WriteOptions::default();
+    options.set_sync(true);
+    store.db.write_opt(batch, &options).map_err(storage_error)
+}
+
+/// Records `path` as the partition's current snapshot (in the same batch as the caller's writes).
+pub fn put_current(
+    store: &Store,
+    batch: &mut WriteBatch,
+    pid: PartitionId,
+    meta: &pb::SnapshotMeta,
+    path: &Path,
+) -> io::Result<()> {
+    let record = pb::SnapshotChunk {
+        partition_id: pid.0,
+        vote: None,
+        meta: Some(meta.clone()),
+        data: path.as_os_str().as_encoded_bytes().to_vec(),
+    };
+    batch.put_cf(store.cf(CF_RAFT_META)?, keys::tagged_key(pid, META_SNAPSHOT, &[]), record.encode_to_vec());
+    Ok(())
+}
+
+/// The partition's current snapshot meta and file, if any.
+pub fn read_current(store: &Store, pid: PartitionId) -> io::Result<Option<(pb::SnapshotMeta, SnapshotFile)>> {
+    let record: Option<pb::SnapshotChunk> = store.get_message(CF_RAFT_META, &keys::tagged_key(pid, META_SNAPSHOT, &[]))?;
+    let Some(record) = record else {
+        return Ok(None);
+    };
+    let path = PathBuf::from(String::from_utf8(record.data).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?);
+    Ok(Some((record.meta.unwrap_or_default(), SnapshotFile { path })))
+}
+
+/// Deletes the partition's snapshot files other than `keep`.
+pub fn remove_others(store: &Store, pid: PartitionId, keep: &Path) {
+    let dir = store.snapshot_dir.join(pid.0.to_string());
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path != keep && !path.to_string_lossy().contains("incoming-") {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+}

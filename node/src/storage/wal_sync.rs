@@ -1,0 +1,70 @@
+//! Group commit: one WAL fsync completes every write that was waiting for durability.
+//!
+//! Writers put their WriteBatch into RocksDB without syncing, then queue a waiter here. The syncer
+//! thread takes every queued waiter (up to a bound), fsyncs the WAL once, and completes them all.
+//! All column families share the one WAL, so appends from many Raft groups merge into one fsync.
+
+use std::io;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
+use std::sync::Arc;
+
+use rocksdb::DB;
+
+use crate::limits::{GROUP_COMMIT_WAITERS_MAX, SYNC_QUEUE_DEPTH};
+use crate::storage::storage_error;
+
+type Waiter = Box<dyn FnOnce(io::Result<()>) + Send>;
+
+pub struct WalSyncer {
+    db: Arc<DB>,
+    queue: SyncSender<Waiter>,
+}
+
+impl WalSyncer {
+    pub fn start(db: Arc<DB>) -> io::Result<WalSyncer> {
+        let (queue, waiters) = sync_channel::<Waiter>(SYNC_QUEUE_DEPTH);
+        let thread_db = db.clone();
+        std::thread::Builder::new().name("wal-sync".into()).spawn(move || run(thread_db, waiters))?;
+        Ok(WalSyncer { db, queue })
+    }
+
+    /// Calls `done` once everything written before this call is durable.
+    pub fn on_durable(&self, done: impl FnOnce(io::Result<()>) + Send + 'static) {
+        match self.queue.try_send(Box::new(done)) {
+            Ok(()) => {}
+            // Backpressure: a full queue means the disk is behind; sync inline rather than buffer more.
+            Err(TrySendError::Full(done)) | Err(TrySendError::Disconnected(done)) => {
+                done(self.db.flush_wal(true).map_err(storage_error))
+            }
+        }
+    }
+
+    pub async fn sync(&self) -> io::Result<()> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.on_durable(move |result| {
+            let _ = tx.send(result);
+        });
+        rx.await.map_err(|_| io::Error::other("WAL syncer stopped"))?
+    }
+}
+
+fn run(db: Arc<DB>, waiters: Receiver<Waiter>) {
+    let mut group: Vec<Waiter> = Vec::with_capacity(GROUP_COMMIT_WAITERS_MAX);
+    while let Ok(first) = waiters.recv() {
+        group.push(first);
+        while group.len() < GROUP_COMMIT_WAITERS_MAX {
+            match waiters.try_recv() {
+                Ok(waiter) => group.push(waiter),
+                Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => break,
+            }
+        }
+        let result = db.flush_wal(true).map_err(storage_error);
+        for waiter in group.drain(..) {
+            let each = match &result {
+                Ok(()) => Ok(()),
+                Err(error) => Err(io::Error::new(error.kind(), error.to_string())),
+            };
+            waiter(each);
+        }
+    }
+}
