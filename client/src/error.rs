@@ -133,6 +133,12 @@ pub(crate) fn classify(status: &Status) -> Disposition {
             timed_out: false,
         },
         Code::ResourceExhausted => Disposition::Backoff { message },
+        // A dancu node attaches a detail to every error it returns, so UNKNOWN / INTERNAL without one come from
+        // the transport: hyper reports a connection that died mid-call (a killed node) this way.
+        Code::Unknown | Code::Internal if detail.is_none() => Disposition::Unreachable {
+            message,
+            timed_out: false,
+        },
         // tonic reports an expired per-attempt timeout as CANCELLED ("Timeout expired"); a node reports it as
         // DEADLINE_EXCEEDED. Either way this attempt was too slow: the caller's deadline decides whether to retry.
         Code::Cancelled | Code::DeadlineExceeded => Disposition::Unreachable {
@@ -219,6 +225,22 @@ mod tests {
             classify(&transport),
             Disposition::Unreachable {
                 timed_out: false,
+                ..
+            }
+        ));
+        let closed = Status::unknown("connection closed before message completed");
+        assert!(matches!(
+            classify(&closed),
+            Disposition::Unreachable {
+                timed_out: false,
+                ..
+            }
+        ));
+        let timed_out = Status::cancelled("Timeout expired");
+        assert!(matches!(
+            classify(&timed_out),
+            Disposition::Unreachable {
+                timed_out: true,
                 ..
             }
         ));

@@ -130,8 +130,8 @@ pub struct LocalCluster {
 
 impl LocalCluster {
     /// Writes the configuration, starts every node and waits until each accepts TCP connections. A generated
-    /// cluster whose node fails to come up (typically: another process took its port) is started again on new
-    /// ports, up to three times.
+    /// cluster whose node exits because its address is in use (another process took the port) is started again
+    /// on new ports, up to three times.
     pub fn start(spec: ClusterSpec) -> Result<LocalCluster, HarnessError> {
         let base = BaseDir::create(spec.base_dir.as_deref())?;
         let keep_dir =
@@ -148,8 +148,10 @@ impl LocalCluster {
         loop {
             match cluster.spawn_all() {
                 Ok(()) => return Ok(cluster),
-                Err(error) if attempt < START_ATTEMPTS_MAX => {
-                    tracing::warn!(attempt, %error, "local cluster did not come up; retrying on new ports");
+                Err(error) if attempt < START_ATTEMPTS_MAX && is_port_conflict(&error) => {
+                    eprintln!(
+                        "dancu-jepsen: a port was taken ({error}); starting again on new ports"
+                    );
                     cluster.kill_all();
                     cluster.remove_node_dirs()?;
                     let base = std::mem::replace(&mut cluster.base, BaseDir::Temporary(None));
@@ -279,6 +281,15 @@ impl LocalCluster {
             }
         }
     }
+}
+
+/// Whether a node failed to start because its address was in use (another process took the port we picked).
+fn is_port_conflict(error: &HarnessError) -> bool {
+    let HarnessError::NodeExited { log_tail, .. } = error else {
+        return false;
+    };
+    let log_tail = log_tail.to_lowercase();
+    log_tail.contains("address already in use") || log_tail.contains("addrinuse")
 }
 
 /// Whether something accepts TCP connections at `addr`.
@@ -524,5 +535,74 @@ impl Drop for LocalCluster {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+    use crate::process::tests::FAKE_NODE_LOCK;
+
+    /// A stand-in node binary running `script`.
+    fn fake_node(dir: &Path, script: &str) -> PathBuf {
+        let path = dir.join("fake-node");
+        std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_node_that_dies_at_start_is_reported_with_its_log() {
+        let _serial = FAKE_NODE_LOCK
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let bin_dir = tempfile::tempdir().unwrap();
+        let base_dir = bin_dir.path().join("cluster");
+        let spec = ClusterSpec {
+            base_dir: Some(base_dir.clone()),
+            ..ClusterSpec::new(fake_node(
+                bin_dir.path(),
+                "echo 'fatal: no storage' >&2; exit 3",
+            ))
+        };
+        let error = LocalCluster::start(spec)
+            .err()
+            .expect("a cluster of dying nodes cannot start");
+        let HarnessError::NodeExited {
+            node,
+            status,
+            log,
+            log_tail,
+        } = &error
+        else {
+            panic!("expected NodeExited, got {error}");
+        };
+        assert_eq!(*node, 1);
+        assert!(status.contains('3'), "{status}");
+        assert_eq!(*log, base_dir.join("node-1.log"));
+        assert!(log_tail.contains("fatal: no storage"), "{log_tail}");
+        assert!(
+            base_dir.join("config.toml").is_file(),
+            "the generated configuration is written"
+        );
+    }
+
+    #[test]
+    fn only_an_address_in_use_is_a_port_conflict() {
+        let exited = |log_tail: &str| HarnessError::NodeExited {
+            node: 1,
+            status: "exit status: 1".to_string(),
+            log: PathBuf::from("node-1.log"),
+            log_tail: log_tail.to_string(),
+        };
+        assert!(is_port_conflict(&exited(
+            "error: binding 127.0.0.1:7101: Address already in use (os error 98)"
+        )));
+        assert!(!is_port_conflict(&exited("error: corrupt data directory")));
+        assert!(!is_port_conflict(&HarnessError::Config(
+            "Address already in use".to_string()
+        )));
     }
 }

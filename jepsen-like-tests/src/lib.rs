@@ -34,7 +34,6 @@ mod process;
 pub use binary::{node_binary, NODE_BIN_ENV};
 pub use cluster::{ClusterSpec, LocalCluster, KEEP_CLUSTER_ENV};
 pub use error::HarnessError;
-pub use health::Problem;
 pub use local_config::{loopback_config, LOCAL_CLUSTER_NAME, LOCAL_DATACENTER};
 pub use poll::{poll_until, wait_until, POLL_INTERVAL};
 pub use ports::free_loopback_ports;

@@ -282,8 +282,12 @@ fn read_tail(path: &Path) -> std::io::Result<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// Held by every test that writes a stand-in node script and runs it: a script written while another test
+    /// forks may still be open for writing in the child when exec'd, and exec then fails with ETXTBSY.
+    pub(crate) static FAKE_NODE_LOCK: Mutex<()> = Mutex::new(());
 
     #[test]
     fn tail_keeps_the_last_lines() {
@@ -306,6 +310,9 @@ mod tests {
 
     #[test]
     fn a_process_is_paused_resumed_and_stopped_by_signals() {
+        let _serial = FAKE_NODE_LOCK
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let dir = tempfile::tempdir().unwrap();
         // A stand-in node that ignores its arguments and sleeps until signalled.
         let fake_node = dir.path().join("fake-node");

@@ -85,8 +85,8 @@ pub async fn run(options: NodeOptions, shutdown: impl std::future::Future<Output
         });
     let server = tokio::spawn(server);
 
-    groups.wait_for_recovery().await;
     groups.bootstrap().await;
+    groups.watch_recovery();
     health_reporter.set_serving::<RegistryServer<RegistryService>>().await;
     tracing::info!(node = options.node_id, "serving");
 

@@ -1,6 +1,7 @@
 //! The Raft groups this node hosts, keyed by partition id, and their safe bootstrap.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +22,9 @@ const RECOVERY_WAIT_MAX: Duration = Duration::from_secs(30);
 pub struct Group {
     pub spec: PartitionSpec,
     pub raft: RaftHandle,
+    /// Set once the group has re-applied what it had committed before a restart (or the wait gave
+    /// up). Until then local (stale) reads are refused, so a restart never serves an older state.
+    pub recovered: Arc<AtomicBool>,
 }
 
 pub struct Groups {
@@ -52,7 +56,7 @@ impl Groups {
             let raft = RaftHandle::new(node_id, raft_config, network, store.log_store(pid), store.state_machine(spec))
                 .await
                 .map_err(|e| StartError::Raft(pid.0, e.to_string()))?;
-            groups.insert(pid, Group { spec: spec.clone(), raft });
+            groups.insert(pid, Group { spec: spec.clone(), raft, recovered: Arc::new(AtomicBool::new(false)) });
         }
         Ok(Groups { node_id, config, partition_map, store, peers, groups })
     }
@@ -81,14 +85,13 @@ impl Groups {
         self.config.node(id).map(|node| node.addr.clone())
     }
 
-    /// Initializes the groups this node must bootstrap. Only the lowest-id replica of a partition
-    /// initializes it, and only while its log is empty, so two nodes can never each found a cluster.
+    /// Initializes the groups this node must bootstrap. Exactly one replica of a partition — its
+    /// preferred leader, derived from the shared config — initializes it, and only while its log is
+    /// empty, so two nodes can never each found a cluster. The founder campaigns first, so initial
+    /// leadership follows the placement and spreads over the nodes.
     pub async fn bootstrap(&self) {
         for group in self.groups.values() {
-            let Some(&founder) = group.spec.replicas.iter().min() else {
-                continue;
-            };
-            if founder != self.node_id {
+            if group.spec.preferred_leader != self.node_id {
                 continue;
             }
             match group.raft.is_initialized().await {
@@ -111,14 +114,20 @@ impl Groups {
         }
     }
 
-    /// Waits until every group has re-applied what it had committed before a restart.
-    pub async fn wait_for_recovery(&self) {
-        let waits = self.groups.values().map(|group| async move {
-            if let Err(error) = group.raft.wait_for_recovery(Some(RECOVERY_WAIT_MAX)).await {
-                tracing::warn!(partition = group.spec.id.0, %error, "recovery wait ended early");
-            }
-        });
-        futures::future::join_all(waits).await;
+    /// Marks each group recovered once it has re-applied what it had committed before a restart.
+    /// Runs in the background: recovery needs a leader, which may need this node's vote.
+    pub fn watch_recovery(&self) {
+        for group in self.groups.values() {
+            let raft = group.raft.clone();
+            let recovered = group.recovered.clone();
+            let pid = group.spec.id.0;
+            tokio::spawn(async move {
+                if let Err(error) = raft.wait_for_recovery(Some(RECOVERY_WAIT_MAX)).await {
+                    tracing::warn!(partition = pid, %error, "recovery wait ended early; serving local reads anyway");
+                }
+                recovered.store(true, Ordering::Release);
+            });
+        }
     }
 
     pub async fn shutdown(&self) {

@@ -12,7 +12,7 @@ use crate::raft::types::TypeConfig;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("invalid argument: {field}: {message}")]
+    #[error("{field}: {message}")]
     InvalidField { field: String, message: String },
     #[error("partition {partition_id}: this node is not the leader")]
     NotLeader { partition_id: u32, leader_id: Option<u64>, leader_addr: String },

@@ -2,6 +2,7 @@
 
 use dancu_proto::v1::{Consistency, ReadIndexRequest};
 use openraft::raft::linearizable_read::Linearizer;
+use openraft::async_runtime::watch::WatchReceiver;
 use openraft::{LinearizerOption, ReadPolicy};
 
 use crate::limits::{RAFT_RPC_TIMEOUT, READ_APPLY_WAIT_MAX};
@@ -30,6 +31,10 @@ pub async fn linearize(groups: &Groups, group: &Group, consistency: Consistency,
     if mode.skip_linearizer {
         return Ok(stale(group));
     }
+    let recovered = group.recovered.load(std::sync::atomic::Ordering::Acquire);
+    if consistency == Consistency::Stale && !recovered {
+        return Err(ApiError::NoQuorum { partition_id: group.spec.id.0, message: "recovering after restart".into() });
+    }
     match consistency {
         Consistency::Unspecified | Consistency::Linearizable => {
             // Lease first; when the lease is not fresh, one heartbeat round shared by concurrent reads.
@@ -42,7 +47,7 @@ pub async fn linearize(groups: &Groups, group: &Group, consistency: Consistency,
 }
 
 fn stale(group: &Group) -> ReadPoint {
-    let applied_index = group.raft.metrics().borrow().last_applied.map_or(0, |id| id.index);
+    let applied_index = group.raft.metrics().borrow_watched().last_applied.map_or(0, |id| id.index);
     ReadPoint { read_index: 0, applied_index }
 }
 
@@ -66,7 +71,7 @@ async fn await_applied(group: &Group, linearizer: Linearizer<TypeConfig>) -> Res
 /// Follower read: the leader names a read index, this replica waits until it has applied it.
 async fn follower(groups: &Groups, group: &Group) -> Result<ReadPoint, ApiError> {
     let partition_id = group.spec.id.0;
-    let leader = group.raft.metrics().borrow().current_leader;
+    let leader = group.raft.metrics().borrow_watched().current_leader;
     let Some(leader) = leader else {
         return Err(ApiError::NoQuorum { partition_id, message: "no known leader".into() });
     };

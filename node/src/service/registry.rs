@@ -6,6 +6,7 @@ use std::sync::Arc;
 use dancu_cluster_config::{PartitionId, PartitionSpec};
 use dancu_proto::v1 as pb;
 use dancu_proto::v1::Consistency;
+use openraft::async_runtime::watch::WatchReceiver;
 use openraft::ServerState;
 use tonic::{Request, Response, Status};
 
@@ -137,7 +138,7 @@ impl RegistryService {
         let Some(group) = group else {
             return status;
         };
-        let metrics = group.raft.metrics().borrow().clone();
+        let metrics = group.raft.metrics().borrow_watched().clone();
         let membership = metrics.membership_config.membership();
         status.leader = metrics.current_leader;
         status.voters = membership.voter_ids().collect();
