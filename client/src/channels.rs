@@ -26,19 +26,12 @@ pub(crate) struct Channels {
 
 impl Channels {
     pub(crate) fn new(connect_timeout: Duration) -> Channels {
-        Channels {
-            connect_timeout,
-            by_addr: Mutex::new(HashMap::new()),
-            suspect_until: Mutex::new(HashMap::new()),
-        }
+        Channels { connect_timeout, by_addr: Mutex::new(HashMap::new()), suspect_until: Mutex::new(HashMap::new()) }
     }
 
     /// The channel to `addr` (`host:port`, or a full `http://` URI), created on first use.
     pub(crate) fn get(&self, addr: &str) -> Result<Channel, ClientError> {
-        let mut by_addr = self
-            .by_addr
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut by_addr = self.by_addr.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(channel) = by_addr.get(addr) {
             return Ok(channel.clone());
         }
@@ -48,14 +41,9 @@ impl Channels {
     }
 
     fn endpoint(&self, addr: &str) -> Result<Endpoint, ClientError> {
-        let uri = if addr.contains("://") {
-            addr.to_string()
-        } else {
-            format!("http://{addr}")
-        };
-        let endpoint = Endpoint::from_shared(uri).map_err(|error| {
-            ClientError::Config(format!("bad endpoint address {addr:?}: {error}"))
-        })?;
+        let uri = if addr.contains("://") { addr.to_string() } else { format!("http://{addr}") };
+        let endpoint = Endpoint::from_shared(uri)
+            .map_err(|error| ClientError::Config(format!("bad endpoint address {addr:?}: {error}")))?;
         Ok(endpoint
             .connect_timeout(self.connect_timeout)
             .tcp_nodelay(true)
@@ -64,26 +52,17 @@ impl Channels {
     }
 
     pub(crate) fn mark_suspect(&self, addr: &str, now: Instant) {
-        let mut suspect_until = self
-            .suspect_until
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut suspect_until = self.suspect_until.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         suspect_until.insert(addr.to_string(), now + SUSPECT_DURATION);
     }
 
     pub(crate) fn clear_suspect(&self, addr: &str) {
-        let mut suspect_until = self
-            .suspect_until
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut suspect_until = self.suspect_until.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         suspect_until.remove(addr);
     }
 
     pub(crate) fn is_suspect(&self, addr: &str, now: Instant) -> bool {
-        let suspect_until = self
-            .suspect_until
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let suspect_until = self.suspect_until.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         suspect_until.get(addr).is_some_and(|until| now < *until)
     }
 }

@@ -122,10 +122,7 @@ fn is_zero_i64(value: &i64) -> bool {
 }
 
 fn field_error(field: &str, message: String) -> CitizenJsonError {
-    CitizenJsonError {
-        field: field.to_string(),
-        message,
-    }
+    CitizenJsonError { field: field.to_string(), message }
 }
 
 fn nfc(text: String) -> String {
@@ -139,38 +136,27 @@ fn parse_date(field: &str, text: Option<String>) -> Result<Option<Date>, Citizen
     let Some(text) = text else { return Ok(None) };
     // chrono alone would accept `2024-1-5`; the format is fixed-width so it sorts and diffs cleanly.
     let shape_ok = text.len() == 10
-        && text.bytes().enumerate().all(|(idx, byte)| {
-            if idx == 4 || idx == 7 {
-                byte == b'-'
-            } else {
-                byte.is_ascii_digit()
-            }
-        });
-    let date = NaiveDate::parse_from_str(&text, "%Y-%m-%d")
-        .ok()
-        .filter(|_| shape_ok);
+        && text.bytes().enumerate().all(
+            |(idx, byte)| {
+                if idx == 4 || idx == 7 {
+                    byte == b'-'
+                } else {
+                    byte.is_ascii_digit()
+                }
+            },
+        );
+    let date = NaiveDate::parse_from_str(&text, "%Y-%m-%d").ok().filter(|_| shape_ok);
     let Some(date) = date else {
-        return Err(field_error(
-            field,
-            format!("expected a date YYYY-MM-DD, got {text:?}"),
-        ));
+        return Err(field_error(field, format!("expected a date YYYY-MM-DD, got {text:?}")));
     };
     // The shape check guarantees a four-digit, non-negative year.
-    let year = u32::try_from(date.year())
-        .map_err(|_| field_error(field, format!("year out of range: {text:?}")))?;
-    Ok(Some(Date {
-        year,
-        month: date.month(),
-        day: date.day(),
-    }))
+    let year = u32::try_from(date.year()).map_err(|_| field_error(field, format!("year out of range: {text:?}")))?;
+    Ok(Some(Date { year, month: date.month(), day: date.day() }))
 }
 
 fn format_date(date: Option<&Date>) -> Option<String> {
     let date = date.filter(|date| **date != Date::default())?;
-    Some(format!(
-        "{:04}-{:02}-{:02}",
-        date.year, date.month, date.day
-    ))
+    Some(format!("{:04}-{:02}-{:02}", date.year, date.month, date.day))
 }
 
 fn parse_sex(text: Option<String>) -> Result<Sex, CitizenJsonError> {
@@ -178,10 +164,7 @@ fn parse_sex(text: Option<String>) -> Result<Sex, CitizenJsonError> {
         None | Some("") => Ok(Sex::Unspecified),
         Some("male") => Ok(Sex::Male),
         Some("female") => Ok(Sex::Female),
-        Some(other) => Err(field_error(
-            "sex",
-            format!("expected \"male\" or \"female\", got {other:?}"),
-        )),
+        Some(other) => Err(field_error("sex", format!("expected \"male\" or \"female\", got {other:?}"))),
     }
 }
 
@@ -200,10 +183,7 @@ fn parse_blood_type(text: Option<String>) -> Result<BloodType, CitizenJsonError>
         Some("B") => Ok(BloodType::B),
         Some("AB") => Ok(BloodType::Ab),
         Some("O") => Ok(BloodType::O),
-        Some(other) => Err(field_error(
-            "blood_type",
-            format!("expected \"A\", \"B\", \"AB\" or \"O\", got {other:?}"),
-        )),
+        Some(other) => Err(field_error("blood_type", format!("expected \"A\", \"B\", \"AB\" or \"O\", got {other:?}"))),
     }
 }
 
@@ -224,10 +204,9 @@ fn parse_status(text: Option<String>) -> Result<LifeStatus, CitizenJsonError> {
         Some("alive") => Ok(LifeStatus::Alive),
         Some("deceased") => Ok(LifeStatus::Deceased),
         Some("missing") => Ok(LifeStatus::Missing),
-        Some(other) => Err(field_error(
-            "status",
-            format!("expected \"alive\", \"deceased\" or \"missing\", got {other:?}"),
-        )),
+        Some(other) => {
+            Err(field_error("status", format!("expected \"alive\", \"deceased\" or \"missing\", got {other:?}")))
+        }
     }
 }
 
@@ -263,11 +242,7 @@ impl From<&Place> for PlaceJson {
 
 impl From<PersonRefJson> for PersonRef {
     fn from(person: PersonRefJson) -> PersonRef {
-        PersonRef {
-            full_name: nfc(person.full_name),
-            id: person.id,
-            nationality: nfc(person.nationality),
-        }
+        PersonRef { full_name: nfc(person.full_name), id: person.id, nationality: nfc(person.nationality) }
     }
 }
 
@@ -282,15 +257,11 @@ impl From<&PersonRef> for PersonRefJson {
 }
 
 fn place_json(place: Option<&Place>) -> Option<PlaceJson> {
-    place
-        .filter(|place| **place != Place::default())
-        .map(PlaceJson::from)
+    place.filter(|place| **place != Place::default()).map(PlaceJson::from)
 }
 
 fn person_json(person: Option<&PersonRef>) -> Option<PersonRefJson> {
-    person
-        .filter(|person| **person != PersonRef::default())
-        .map(PersonRefJson::from)
+    person.filter(|person| **person != PersonRef::default()).map(PersonRefJson::from)
 }
 
 impl TryFrom<CitizenJson> for Citizen {
@@ -366,10 +337,8 @@ impl From<&Citizen> for CitizenJson {
 impl CitizenJson {
     /// Parses one JSON record and converts it; errors name the field (or give serde's line and column).
     pub fn parse_citizen(text: &str) -> Result<Citizen, CitizenJsonError> {
-        let json: CitizenJson = serde_json::from_str(text).map_err(|error| CitizenJsonError {
-            field: "record".to_string(),
-            message: error.to_string(),
-        })?;
+        let json: CitizenJson = serde_json::from_str(text)
+            .map_err(|error| CitizenJsonError { field: "record".to_string(), message: error.to_string() })?;
         Citizen::try_from(json)
     }
 }
@@ -381,9 +350,7 @@ pub fn parse_consistency(text: &str) -> Result<Consistency, String> {
         "read-index" | "read_index" => Ok(Consistency::ReadIndex),
         "follower" => Ok(Consistency::Follower),
         "stale" => Ok(Consistency::Stale),
-        other => Err(format!(
-            "unknown consistency {other:?}: expected linearizable, read-index, follower or stale"
-        )),
+        other => Err(format!("unknown consistency {other:?}: expected linearizable, read-index, follower or stale")),
     }
 }
 
@@ -398,14 +365,7 @@ mod tests {
     fn example_round_trips() {
         let citizen = CitizenJson::parse_citizen(EXAMPLE).expect("the example is valid");
         assert_eq!(citizen.id, "001085012345");
-        assert_eq!(
-            citizen.date_of_birth,
-            Some(Date {
-                year: 1985,
-                month: 3,
-                day: 14
-            })
-        );
+        assert_eq!(citizen.date_of_birth, Some(Date { year: 1985, month: 3, day: 14 }));
         assert_eq!(Sex::try_from(citizen.sex), Ok(Sex::Male));
         let json = CitizenJson::from(&citizen);
         let again = Citizen::try_from(json.clone()).expect("printed JSON parses back");
@@ -433,11 +393,7 @@ mod tests {
             id: "079305000123".to_string(),
             full_name: "Trần Thị Bích".to_string(),
             other_name: "Bé Ba".to_string(),
-            date_of_birth: Some(Date {
-                year: 2005,
-                month: 2,
-                day: 28,
-            }),
+            date_of_birth: Some(Date { year: 2005, month: 2, day: 28 }),
             sex: Sex::Female.into(),
             birth_registration_place: Some(place("079")),
             hometown: Some(place("036")),
@@ -455,17 +411,9 @@ mod tests {
             spouse: None,
             legal_representative: Some(person("Trần Văn Cường", "036080001234")),
             status: LifeStatus::Missing.into(),
-            status_date: Some(Date {
-                year: 2024,
-                month: 12,
-                day: 31,
-            }),
+            status_date: Some(Date { year: 2024, month: 12, day: 31 }),
             id_card_number: "079305000123".to_string(),
-            id_card_issue_date: Some(Date {
-                year: 2021,
-                month: 6,
-                day: 1,
-            }),
+            id_card_issue_date: Some(Date { year: 2021, month: 6, day: 1 }),
             legacy_id_number: "025123456".to_string(),
             revision: 4,
             updated_at_unix_ms: 1_735_000_000_000,
@@ -476,9 +424,7 @@ mod tests {
 
     /// One helper for conversion errors: `json` is a record, `expected` the error text.
     fn check_error(json: &str, expected: &str) {
-        let got = CitizenJson::parse_citizen(json)
-            .map(|_| ())
-            .map_err(|error| error.to_string());
+        let got = CitizenJson::parse_citizen(json).map(|_| ()).map_err(|error| error.to_string());
         assert_eq!(got, Err(expected.to_string()), "for {json}");
     }
 
@@ -488,60 +434,33 @@ mod tests {
             r#"{"date_of_birth": "1985-02-30"}"#,
             "date_of_birth: expected a date YYYY-MM-DD, got \"1985-02-30\"",
         );
-        check_error(
-            r#"{"status_date": "2024-1-5"}"#,
-            "status_date: expected a date YYYY-MM-DD, got \"2024-1-5\"",
-        );
-        check_error(
-            r#"{"sex": "m"}"#,
-            "sex: expected \"male\" or \"female\", got \"m\"",
-        );
-        check_error(
-            r#"{"blood_type": "a"}"#,
-            "blood_type: expected \"A\", \"B\", \"AB\" or \"O\", got \"a\"",
-        );
-        check_error(
-            r#"{"status": "dead"}"#,
-            "status: expected \"alive\", \"deceased\" or \"missing\", got \"dead\"",
-        );
+        check_error(r#"{"status_date": "2024-1-5"}"#, "status_date: expected a date YYYY-MM-DD, got \"2024-1-5\"");
+        check_error(r#"{"sex": "m"}"#, "sex: expected \"male\" or \"female\", got \"m\"");
+        check_error(r#"{"blood_type": "a"}"#, "blood_type: expected \"A\", \"B\", \"AB\" or \"O\", got \"a\"");
+        check_error(r#"{"status": "dead"}"#, "status: expected \"alive\", \"deceased\" or \"missing\", got \"dead\"");
         let unknown = CitizenJson::parse_citizen(r#"{"fullname": "X"}"#).unwrap_err();
         assert_eq!(unknown.field, "record");
-        assert!(
-            unknown.message.contains("unknown field `fullname`"),
-            "{unknown}"
-        );
+        assert!(unknown.message.contains("unknown field `fullname`"), "{unknown}");
     }
 
     #[test]
     fn names_are_nfc_normalized() {
         let decomposed: String = "Nguyễn Văn An".nfd().collect();
         assert_ne!(decomposed, "Nguyễn Văn An");
-        let json = CitizenJson {
-            full_name: decomposed,
-            ..CitizenJson::default()
-        };
+        let json = CitizenJson { full_name: decomposed, ..CitizenJson::default() };
         let citizen = Citizen::try_from(json).expect("valid");
         assert_eq!(citizen.full_name, "Nguyễn Văn An");
     }
 
     #[test]
     fn empty_fields_are_left_out() {
-        let json = CitizenJson::from(&Citizen {
-            id: "001085012345".to_string(),
-            ..Citizen::default()
-        });
-        assert_eq!(
-            serde_json::to_string(&json).expect("serializable"),
-            r#"{"id":"001085012345"}"#
-        );
+        let json = CitizenJson::from(&Citizen { id: "001085012345".to_string(), ..Citizen::default() });
+        assert_eq!(serde_json::to_string(&json).expect("serializable"), r#"{"id":"001085012345"}"#);
     }
 
     #[test]
     fn consistency_names() {
-        assert_eq!(
-            parse_consistency("linearizable"),
-            Ok(Consistency::Linearizable)
-        );
+        assert_eq!(parse_consistency("linearizable"), Ok(Consistency::Linearizable));
         assert_eq!(parse_consistency("read-index"), Ok(Consistency::ReadIndex));
         assert_eq!(parse_consistency("follower"), Ok(Consistency::Follower));
         assert_eq!(parse_consistency("stale"), Ok(Consistency::Stale));

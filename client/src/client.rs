@@ -7,9 +7,8 @@ use std::time::{Duration, Instant};
 
 use dancu_proto::v1::registry_client::RegistryClient;
 use dancu_proto::v1::{
-    BatchGetCitizensRequest, BatchGetResult, CallerContext, Citizen, Consistency,
-    GetCitizenRequest, GetCitizenResponse, PutCitizenRequest, PutCitizenResponse, StatusRequest,
-    StatusResponse,
+    BatchGetCitizensRequest, BatchGetResult, CallerContext, Citizen, Consistency, GetCitizenRequest,
+    GetCitizenResponse, PutCitizenRequest, PutCitizenResponse, StatusRequest, StatusResponse,
 };
 use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status};
@@ -51,9 +50,7 @@ struct Inner {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client")
-            .field("endpoints", &self.inner.endpoints)
-            .finish_non_exhaustive()
+        f.debug_struct("Client").field("endpoints", &self.inner.endpoints).finish_non_exhaustive()
     }
 }
 
@@ -65,9 +62,7 @@ fn new_request_id() -> String {
 fn target_for(consistency: Consistency) -> Target {
     match consistency {
         Consistency::Follower | Consistency::Stale => Target::Replica,
-        Consistency::Unspecified | Consistency::Linearizable | Consistency::ReadIndex => {
-            Target::Leader
-        }
+        Consistency::Unspecified | Consistency::Linearizable | Consistency::ReadIndex => Target::Leader,
     }
 }
 
@@ -87,10 +82,7 @@ fn describe(status: &Status) -> String {
 }
 
 /// Runs one attempt with a hard upper bound on its duration.
-async fn bounded<T>(
-    timeout: Duration,
-    attempt: impl Future<Output = Result<T, Status>>,
-) -> Result<T, Status> {
+async fn bounded<T>(timeout: Duration, attempt: impl Future<Output = Result<T, Status>>) -> Result<T, Status> {
     match tokio::time::timeout(timeout + ATTEMPT_SLACK, attempt).await {
         Ok(result) => result,
         Err(_) => Err(Status::cancelled("attempt timed out")),
@@ -106,23 +98,13 @@ pub(crate) fn reassemble(
     let mut slots: Vec<Option<BatchGetResult>> = vec![None; ids.len()];
     for (idxs, results) in parts {
         if idxs.len() != results.len() {
-            let message = format!(
-                "a batch of {} IDs got {} results",
-                idxs.len(),
-                results.len()
-            );
-            return Err(ClientError::Server {
-                code: Code::Internal,
-                message,
-            });
+            let message = format!("a batch of {} IDs got {} results", idxs.len(), results.len());
+            return Err(ClientError::Server { code: Code::Internal, message });
         }
         for (idx, result) in idxs.into_iter().zip(results) {
             if result.id != ids[idx] || slots[idx].is_some() {
                 let message = format!("result {idx} of a batch does not answer the ID asked for");
-                return Err(ClientError::Server {
-                    code: Code::Internal,
-                    message,
-                });
+                return Err(ClientError::Server { code: Code::Internal, message });
             }
             slots[idx] = Some(result);
         }
@@ -148,36 +130,23 @@ struct LastFailure {
 impl Client {
     /// Connects to a cluster. `endpoints` are `host:port` addresses of nodes; the first one that answers
     /// describes the cluster (nodes, partitions, leaders). Channels are opened lazily, one per node.
-    pub async fn connect(
-        endpoints: &[String],
-        options: ClientOptions,
-    ) -> Result<Client, ClientError> {
+    pub async fn connect(endpoints: &[String], options: ClientOptions) -> Result<Client, ClientError> {
         if endpoints.is_empty() {
             return Err(ClientError::Config("no endpoints given".to_string()));
         }
-        if let Some(empty_idx) = endpoints
-            .iter()
-            .position(|endpoint| endpoint.trim().is_empty())
-        {
-            return Err(ClientError::Config(format!(
-                "endpoint {empty_idx} is empty"
-            )));
+        if let Some(empty_idx) = endpoints.iter().position(|endpoint| endpoint.trim().is_empty()) {
+            return Err(ClientError::Config(format!("endpoint {empty_idx} is empty")));
         }
         let deadline = Instant::now() + options.deadline;
         let inner = Inner {
             channels: Channels::new(options.connect_timeout),
             options,
-            endpoints: endpoints
-                .iter()
-                .map(|endpoint| endpoint.trim().to_string())
-                .collect(),
+            endpoints: endpoints.iter().map(|endpoint| endpoint.trim().to_string()).collect(),
             table: RwLock::new(RoutingTable::default()),
             round_robin: AtomicUsize::new(0),
             refreshed_at: tokio::sync::Mutex::new(None),
         };
-        let client = Client {
-            inner: Arc::new(inner),
-        };
+        let client = Client { inner: Arc::new(inner) };
         client.refresh_until(deadline).await?;
         Ok(client)
     }
@@ -197,34 +166,16 @@ impl Client {
     }
 
     /// One citizen by personal ID; `Ok(None)` when there is no such record.
-    pub async fn get(
-        &self,
-        id: &str,
-        consistency: Consistency,
-    ) -> Result<Option<GetCitizenResponse>, ClientError> {
+    pub async fn get(&self, id: &str, consistency: Consistency) -> Result<Option<GetCitizenResponse>, ClientError> {
         let request_id = new_request_id();
         let result = self
-            .execute(
-                id,
-                "id",
-                target_for(consistency),
-                &request_id,
-                |mut registry, context, timeout| {
-                    let message = GetCitizenRequest {
-                        id: id.to_string(),
-                        consistency: consistency.into(),
-                        context: Some(context),
-                    };
-                    let mut request = Request::new(message);
-                    request.set_timeout(timeout);
-                    async move {
-                        registry
-                            .get_citizen(request)
-                            .await
-                            .map(Response::into_inner)
-                    }
-                },
-            )
+            .execute(id, "id", target_for(consistency), &request_id, |mut registry, context, timeout| {
+                let message =
+                    GetCitizenRequest { id: id.to_string(), consistency: consistency.into(), context: Some(context) };
+                let mut request = Request::new(message);
+                request.set_timeout(timeout);
+                async move { registry.get_citizen(request).await.map(Response::into_inner) }
+            })
             .await;
         match result {
             Ok(response) => Ok(Some(response)),
@@ -241,19 +192,14 @@ impl Client {
         consistency: Consistency,
     ) -> Result<Vec<BatchGetResult>, ClientError> {
         if ids.len() > BATCH_IDS_MAX {
-            return Err(ClientError::invalid(
-                "ids",
-                format!("{} IDs, at most {BATCH_IDS_MAX} per batch", ids.len()),
-            ));
+            return Err(ClientError::invalid("ids", format!("{} IDs, at most {BATCH_IDS_MAX} per batch", ids.len())));
         }
         let groups = self.group_by_partition(ids)?;
         let request_id = new_request_id();
         let calls = groups.into_iter().map(|(idxs, group_ids)| {
             let request_id = &request_id;
             async move {
-                let results = self
-                    .batch_get_group(group_ids, consistency, request_id)
-                    .await?;
+                let results = self.batch_get_group(group_ids, consistency, request_id).await?;
                 Ok::<_, ClientError>((idxs, results))
             }
         });
@@ -268,8 +214,7 @@ impl Client {
         citizen: Citizen,
         expected_revision: Option<u64>,
     ) -> Result<PutCitizenResponse, ClientError> {
-        self.put_with_request_id(citizen, new_request_id(), expected_revision)
-            .await
+        self.put_with_request_id(citizen, new_request_id(), expected_revision).await
     }
 
     /// [`Client::put`] with the caller's request id: a repeat with the same id returns the first result
@@ -284,28 +229,17 @@ impl Client {
             return Err(ClientError::invalid("request_id", "must not be empty"));
         }
         let id = citizen.id.clone();
-        self.execute(
-            &id,
-            "citizen.id",
-            Target::Leader,
-            &request_id,
-            |mut registry, context, timeout| {
-                let message = PutCitizenRequest {
-                    citizen: Some(citizen.clone()),
-                    request_id: request_id.clone(),
-                    expected_revision,
-                    context: Some(context),
-                };
-                let mut request = Request::new(message);
-                request.set_timeout(timeout);
-                async move {
-                    registry
-                        .put_citizen(request)
-                        .await
-                        .map(Response::into_inner)
-                }
-            },
-        )
+        self.execute(&id, "citizen.id", Target::Leader, &request_id, |mut registry, context, timeout| {
+            let message = PutCitizenRequest {
+                citizen: Some(citizen.clone()),
+                request_id: request_id.clone(),
+                expected_revision,
+                context: Some(context),
+            };
+            let mut request = Request::new(message);
+            request.set_timeout(timeout);
+            async move { registry.put_citizen(request).await.map(Response::into_inner) }
+        })
         .await
     }
 
@@ -324,48 +258,29 @@ impl Client {
 
     /// The cluster as the node at `endpoint` sees it; one attempt, no retry, so a dead node shows as an error.
     pub async fn status_of(&self, endpoint: &str) -> Result<StatusResponse, ClientError> {
-        let timeout = self
-            .inner
-            .options
-            .rpc_timeout
-            .min(self.inner.options.deadline);
-        self.status_attempt(endpoint, timeout)
-            .await
-            .map_err(|status| match classify(&status) {
-                Disposition::Unreachable { .. } => ClientError::Connect {
-                    endpoint: endpoint.to_string(),
-                    message: describe(&status),
-                },
-                Disposition::Fail(error) => error,
-                Disposition::Redirect { message, .. } | Disposition::Backoff { message } => {
-                    ClientError::Unavailable { message }
-                }
-            })
+        let timeout = self.inner.options.rpc_timeout.min(self.inner.options.deadline);
+        self.status_attempt(endpoint, timeout).await.map_err(|status| match classify(&status) {
+            Disposition::Unreachable { .. } => {
+                ClientError::Connect { endpoint: endpoint.to_string(), message: describe(&status) }
+            }
+            Disposition::Fail(error) => error,
+            Disposition::Redirect { message, .. } | Disposition::Backoff { message } => {
+                ClientError::Unavailable { message }
+            }
+        })
     }
 
     /// Re-reads the partition map and leaders from the first endpoint that answers.
     pub async fn refresh(&self) -> Result<(), ClientError> {
-        self.refresh_until(Instant::now() + self.inner.options.deadline)
-            .await
+        self.refresh_until(Instant::now() + self.inner.options.deadline).await
     }
 
-    async fn status_attempt(
-        &self,
-        addr: &str,
-        timeout: Duration,
-    ) -> Result<StatusResponse, Status> {
-        let channel = self
-            .inner
-            .channels
-            .get(addr)
-            .map_err(|error| Status::invalid_argument(error.to_string()))?;
+    async fn status_attempt(&self, addr: &str, timeout: Duration) -> Result<StatusResponse, Status> {
+        let channel = self.inner.channels.get(addr).map_err(|error| Status::invalid_argument(error.to_string()))?;
         let mut registry = RegistryClient::new(channel);
         let mut request = Request::new(StatusRequest {});
         request.set_timeout(timeout);
-        bounded(timeout, async move {
-            registry.status(request).await.map(Response::into_inner)
-        })
-        .await
+        bounded(timeout, async move { registry.status(request).await.map(Response::into_inner) }).await
     }
 
     /// Tries the caller's endpoints, then every node address the table knows, until one describes the cluster.
@@ -383,10 +298,7 @@ impl Client {
                 last_message = "deadline exceeded".to_string();
                 break;
             }
-            let status = match self
-                .status_attempt(addr, self.inner.options.rpc_timeout.min(remaining))
-                .await
-            {
+            let status = match self.status_attempt(addr, self.inner.options.rpc_timeout.min(remaining)).await {
                 Ok(status) => status,
                 Err(status) => {
                     self.inner.channels.mark_suspect(addr, Instant::now());
@@ -399,24 +311,14 @@ impl Client {
                 Err(error) => last_message = error.to_string(),
             }
         }
-        Err(ClientError::Connect {
-            endpoint: candidates.join(","),
-            message: last_message,
-        })
+        Err(ClientError::Connect { endpoint: candidates.join(","), message: last_message })
     }
 
-    fn install_table(
-        &self,
-        status: &StatusResponse,
-        answered_via: &str,
-    ) -> Result<(), ClientError> {
+    fn install_table(&self, status: &StatusResponse, answered_via: &str) -> Result<(), ClientError> {
         let mut table = RoutingTable::from_status(status, answered_via)?;
         let first_endpoint = &self.inner.endpoints[0];
-        table.first_node = if answered_via == first_endpoint {
-            Some(status.node_id)
-        } else {
-            table.node_with_addr(first_endpoint)
-        };
+        table.first_node =
+            if answered_via == first_endpoint { Some(status.node_id) } else { table.node_with_addr(first_endpoint) };
         tracing::debug!(
             node = status.node_id,
             n_partitions = status.partitions.len(),
@@ -428,28 +330,18 @@ impl Client {
     }
 
     fn read_table(&self) -> RwLockReadGuard<'_, RoutingTable> {
-        self.inner
-            .table
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner.table.read().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn write_table(&self) -> RwLockWriteGuard<'_, RoutingTable> {
-        self.inner
-            .table
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner.table.write().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Splits `ids` by partition: per partition, the request indices and the IDs. Every ID is checked here.
     #[allow(clippy::type_complexity)]
-    fn group_by_partition(
-        &self,
-        ids: &[String],
-    ) -> Result<Vec<(Vec<usize>, Vec<String>)>, ClientError> {
+    fn group_by_partition(&self, ids: &[String]) -> Result<Vec<(Vec<usize>, Vec<String>)>, ClientError> {
         let table = self.read_table();
-        let mut groups: std::collections::BTreeMap<u32, (Vec<usize>, Vec<String>)> =
-            Default::default();
+        let mut groups: std::collections::BTreeMap<u32, (Vec<usize>, Vec<String>)> = Default::default();
         for (idx, id) in ids.iter().enumerate() {
             let partition = table.lookup(id, &format!("ids[{idx}]"))?;
             let group = groups.entry(partition.id).or_default();
@@ -468,27 +360,13 @@ impl Client {
         assert!(!ids.is_empty(), "a batch group holds at least one ID");
         let routing_id = ids[0].clone();
         let target = target_for(consistency);
-        self.execute(
-            &routing_id,
-            "ids",
-            target,
-            request_id,
-            |mut registry, context, timeout| {
-                let message = BatchGetCitizensRequest {
-                    ids: ids.clone(),
-                    consistency: consistency.into(),
-                    context: Some(context),
-                };
-                let mut request = Request::new(message);
-                request.set_timeout(timeout);
-                async move {
-                    registry
-                        .batch_get_citizens(request)
-                        .await
-                        .map(|response| response.into_inner().results)
-                }
-            },
-        )
+        self.execute(&routing_id, "ids", target, request_id, |mut registry, context, timeout| {
+            let message =
+                BatchGetCitizensRequest { ids: ids.clone(), consistency: consistency.into(), context: Some(context) };
+            let mut request = Request::new(message);
+            request.set_timeout(timeout);
+            async move { registry.batch_get_citizens(request).await.map(|response| response.into_inner().results) }
+        })
         .await
     }
 
@@ -510,14 +388,8 @@ impl Client {
             Some(_) if excluded.contains(&node) => false,
             Some(addr) => !(avoid_suspects && self.inner.channels.is_suspect(addr, now)),
         };
-        let node = pick_node(route, target, table.first_node, round_robin, |node| {
-            !usable(node, true)
-        })
-        .or_else(|| {
-            pick_node(route, target, table.first_node, round_robin, |node| {
-                !usable(node, false)
-            })
-        });
+        let node = pick_node(route, target, table.first_node, round_robin, |node| !usable(node, true))
+            .or_else(|| pick_node(route, target, table.first_node, round_robin, |node| !usable(node, false)));
         Ok(node.and_then(|node| Some((route.id, node, table.node_addr(node)?.to_string()))))
     }
 
@@ -549,17 +421,9 @@ impl Client {
     fn give_up(&self, last: Option<LastFailure>, n_attempts: u32, started: Instant) -> ClientError {
         match last {
             None => ClientError::DeadlineExceeded,
-            Some(LastFailure {
-                timed_out: true, ..
-            }) => ClientError::DeadlineExceeded,
-            Some(LastFailure {
-                message,
-                timed_out: false,
-            }) => ClientError::Unavailable {
-                message: format!(
-                    "{message} (gave up after {n_attempts} attempts in {:.1?})",
-                    started.elapsed()
-                ),
+            Some(LastFailure { timed_out: true, .. }) => ClientError::DeadlineExceeded,
+            Some(LastFailure { message, timed_out: false }) => ClientError::Unavailable {
+                message: format!("{message} (gave up after {n_attempts} attempts in {:.1?})", started.elapsed()),
             },
         }
     }
@@ -593,9 +457,7 @@ impl Client {
             if remaining <= ATTEMPT_DURATION_MIN {
                 return Err(self.give_up(last, n_attempts, started));
             }
-            let Some((partition_id, node_id, addr)) =
-                self.choose(routing_id, field, target, &excluded, now)?
-            else {
+            let Some((partition_id, node_id, addr)) = self.choose(routing_id, field, target, &excluded, now)? else {
                 // Every replica failed this call: start over from a fresh map after a pause.
                 excluded.clear();
                 if !self.pause(&mut backoff).await {
@@ -605,10 +467,8 @@ impl Client {
                 continue;
             };
             let timeout = self.inner.options.rpc_timeout.min(remaining);
-            let context = CallerContext {
-                purpose: self.inner.options.purpose.clone(),
-                request_id: request_id.to_string(),
-            };
+            let context =
+                CallerContext { purpose: self.inner.options.purpose.clone(), request_id: request_id.to_string() };
             let registry = RegistryClient::new(self.inner.channels.get(&addr)?);
             n_attempts += 1;
             let status = match bounded(timeout, call(registry, context, timeout)).await {
@@ -632,18 +492,11 @@ impl Client {
             );
             match disposition {
                 Disposition::Fail(error) => return Err(error),
-                Disposition::Redirect {
-                    leader_id,
-                    leader_addr,
-                    message,
-                } => {
-                    last = Some(LastFailure {
-                        message: format!("partition {partition_id}: {message}"),
-                        timed_out: false,
-                    });
+                Disposition::Redirect { leader_id, leader_addr, message } => {
+                    last =
+                        Some(LastFailure { message: format!("partition {partition_id}: {message}"), timed_out: false });
                     let leader_id = leader_id.filter(|leader| *leader != node_id);
-                    self.write_table()
-                        .set_leader(partition_id, leader_id, &leader_addr);
+                    self.write_table().set_leader(partition_id, leader_id, &leader_addr);
                     if !excluded.contains(&node_id) {
                         excluded.push(node_id);
                     }
@@ -661,24 +514,16 @@ impl Client {
                     }
                 }
                 Disposition::Backoff { message } => {
-                    last = Some(LastFailure {
-                        message: format!("partition {partition_id}: {message}"),
-                        timed_out: false,
-                    });
+                    last =
+                        Some(LastFailure { message: format!("partition {partition_id}: {message}"), timed_out: false });
                     redirects_in_a_row = 0;
                     if !self.pause(&mut backoff).await {
                         return Err(self.give_up(last, n_attempts, started));
                     }
                 }
                 Disposition::Unreachable { message, timed_out } => {
-                    let message = format!(
-                        "node {node_id} ({addr}): {}",
-                        if timed_out {
-                            message
-                        } else {
-                            describe(&status)
-                        }
-                    );
+                    let message =
+                        format!("node {node_id} ({addr}): {}", if timed_out { message } else { describe(&status) });
                     last = Some(LastFailure { message, timed_out });
                     self.inner.channels.mark_suspect(&addr, Instant::now());
                     if !excluded.contains(&node_id) {
@@ -695,10 +540,7 @@ impl Client {
     /// replica, which will name the current leader.
     fn forget_leader(&self, partition_id: u32, node: u64) {
         let mut table = self.write_table();
-        if table
-            .partition(partition_id)
-            .is_some_and(|route| route.leader == Some(node))
-        {
+        if table.partition(partition_id).is_some_and(|route| route.leader == Some(node)) {
             table.set_leader(partition_id, None, "");
         }
     }
@@ -709,11 +551,7 @@ mod tests {
     use super::*;
 
     fn result(id: &str, found: bool) -> BatchGetResult {
-        BatchGetResult {
-            id: id.to_string(),
-            found,
-            citizen: None,
-        }
+        BatchGetResult { id: id.to_string(), found, citizen: None }
     }
 
     fn ids(list: &[&str]) -> Vec<String> {
@@ -722,23 +560,11 @@ mod tests {
 
     #[test]
     fn reassembles_in_request_order() {
-        let ids = ids(&[
-            "079000000001",
-            "001000000001",
-            "079000000002",
-            "001000000001",
-            "002000000001",
-        ]);
+        let ids = ids(&["079000000001", "001000000001", "079000000002", "001000000001", "002000000001"]);
         let parts = vec![
-            (
-                vec![1, 3],
-                vec![result("001000000001", true), result("001000000001", true)],
-            ),
+            (vec![1, 3], vec![result("001000000001", true), result("001000000001", true)]),
             (vec![4], vec![result("002000000001", false)]),
-            (
-                vec![0, 2],
-                vec![result("079000000001", true), result("079000000002", false)],
-            ),
+            (vec![0, 2], vec![result("079000000001", true), result("079000000002", false)]),
         ];
         let got = reassemble(&ids, parts).expect("complete answers");
         let got_ids: Vec<&str> = got.iter().map(|result| result.id.as_str()).collect();
@@ -752,10 +578,7 @@ mod tests {
         let ids = ids(&["001000000001", "001000000002"]);
         let short = vec![(vec![0, 1], vec![result("001000000001", true)])];
         assert!(reassemble(&ids, short).is_err());
-        let swapped = vec![(
-            vec![0, 1],
-            vec![result("001000000002", true), result("001000000001", true)],
-        )];
+        let swapped = vec![(vec![0, 1], vec![result("001000000002", true), result("001000000001", true)])];
         assert!(reassemble(&ids, swapped).is_err());
         let missing = vec![(vec![0], vec![result("001000000001", true)])];
         assert!(reassemble(&ids, missing).is_err());

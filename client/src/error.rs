@@ -57,10 +57,7 @@ pub enum ClientError {
 impl ClientError {
     /// An invalid-argument error for `field`.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> ClientError {
-        ClientError::InvalidArgument {
-            field: field.into(),
-            message: message.into(),
-        }
+        ClientError::InvalidArgument { field: field.into(), message: message.into() }
     }
 }
 
@@ -69,11 +66,7 @@ impl ClientError {
 pub(crate) enum Disposition {
     /// The node does not lead (or does not host) the partition; `leader_id` / `leader_addr` say who does when
     /// known. Re-route, at once when a leader is named.
-    Redirect {
-        leader_id: Option<u64>,
-        leader_addr: String,
-        message: String,
-    },
+    Redirect { leader_id: Option<u64>, leader_addr: String, message: String },
     /// Transient trouble on the server side (no quorum, overload): back off and try again.
     Backoff { message: String },
     /// The node could not be reached or did not answer in time: suspect it and try another replica.
@@ -93,34 +86,24 @@ pub(crate) fn error_detail(status: &Status) -> Option<ErrorDetail> {
 /// Classifies a failed attempt by the server error contract (see the crate docs).
 pub(crate) fn classify(status: &Status) -> Disposition {
     let detail = error_detail(status);
-    let reason = detail
-        .as_ref()
-        .and_then(|detail| ErrorReason::try_from(detail.reason).ok());
+    let reason = detail.as_ref().and_then(|detail| ErrorReason::try_from(detail.reason).ok());
     let message = status.message().to_string();
     match status.code() {
         Code::FailedPrecondition => match (reason, detail) {
             (Some(ErrorReason::NotLeader | ErrorReason::PartitionNotHosted), Some(detail)) => {
-                Disposition::Redirect {
-                    leader_id: detail.leader_id,
-                    leader_addr: detail.leader_addr,
-                    message,
-                }
+                Disposition::Redirect { leader_id: detail.leader_id, leader_addr: detail.leader_addr, message }
             }
             _ => Disposition::Fail(server_error(status)),
         },
         Code::InvalidArgument => {
-            let field = detail
-                .map(|detail| detail.field)
-                .filter(|field| !field.is_empty());
+            let field = detail.map(|detail| detail.field).filter(|field| !field.is_empty());
             let field = field.unwrap_or_else(|| "request".to_string());
             let message = strip_field_prefix(&message, &field).to_string();
             Disposition::Fail(ClientError::InvalidArgument { field, message })
         }
         Code::Aborted => match (reason, detail) {
             (Some(ErrorReason::RevisionMismatch), Some(detail)) => {
-                Disposition::Fail(ClientError::RevisionMismatch {
-                    current_revision: detail.current_revision,
-                })
+                Disposition::Fail(ClientError::RevisionMismatch { current_revision: detail.current_revision })
             }
             _ => Disposition::Fail(server_error(status)),
         },
@@ -128,40 +111,25 @@ pub(crate) fn classify(status: &Status) -> Disposition {
         // A node that answers with a reason (no quorum, no leader) is alive; one without a detail is a
         // transport failure tonic reported as UNAVAILABLE (connection refused, reset, no route).
         Code::Unavailable if detail.is_some() => Disposition::Backoff { message },
-        Code::Unavailable => Disposition::Unreachable {
-            message,
-            timed_out: false,
-        },
+        Code::Unavailable => Disposition::Unreachable { message, timed_out: false },
         Code::ResourceExhausted => Disposition::Backoff { message },
         // A dancu node attaches a detail to every error it returns, so UNKNOWN / INTERNAL without one come from
         // the transport: hyper reports a connection that died mid-call (a killed node) this way.
-        Code::Unknown | Code::Internal if detail.is_none() => Disposition::Unreachable {
-            message,
-            timed_out: false,
-        },
+        Code::Unknown | Code::Internal if detail.is_none() => Disposition::Unreachable { message, timed_out: false },
         // tonic reports an expired per-attempt timeout as CANCELLED ("Timeout expired"); a node reports it as
         // DEADLINE_EXCEEDED. Either way this attempt was too slow: the caller's deadline decides whether to retry.
-        Code::Cancelled | Code::DeadlineExceeded => Disposition::Unreachable {
-            message,
-            timed_out: true,
-        },
+        Code::Cancelled | Code::DeadlineExceeded => Disposition::Unreachable { message, timed_out: true },
         _ => Disposition::Fail(server_error(status)),
     }
 }
 
 fn server_error(status: &Status) -> ClientError {
-    ClientError::Server {
-        code: status.code(),
-        message: status.message().to_string(),
-    }
+    ClientError::Server { code: status.code(), message: status.message().to_string() }
 }
 
 /// Servers may already start their message with the field name; don't print it twice.
 fn strip_field_prefix<'a>(message: &'a str, field: &str) -> &'a str {
-    message
-        .strip_prefix(field)
-        .and_then(|rest| rest.strip_prefix(": "))
-        .unwrap_or(message)
+    message.strip_prefix(field).and_then(|rest| rest.strip_prefix(": ")).unwrap_or(message)
 }
 
 #[cfg(test)]
@@ -198,67 +166,29 @@ mod tests {
             field: "citizen.date_of_birth".to_string(),
             ..Default::default()
         };
-        let status = status_with(
-            Code::InvalidArgument,
-            "citizen.date_of_birth: before 1900-01-01",
-            detail,
-        );
-        let Disposition::Fail(error) = classify(&status) else {
-            panic!("an invalid field must not be retried")
-        };
-        assert_eq!(
-            error.to_string(),
-            "invalid argument: citizen.date_of_birth: before 1900-01-01"
-        );
+        let status = status_with(Code::InvalidArgument, "citizen.date_of_birth: before 1900-01-01", detail);
+        let Disposition::Fail(error) = classify(&status) else { panic!("an invalid field must not be retried") };
+        assert_eq!(error.to_string(), "invalid argument: citizen.date_of_birth: before 1900-01-01");
     }
 
     #[test]
     fn unavailable_with_and_without_detail() {
-        let detail = ErrorDetail {
-            reason: ErrorReason::NoQuorum.into(),
-            ..Default::default()
-        };
+        let detail = ErrorDetail { reason: ErrorReason::NoQuorum.into(), ..Default::default() };
         let no_quorum = status_with(Code::Unavailable, "no quorum", detail);
         assert!(matches!(classify(&no_quorum), Disposition::Backoff { .. }));
         let transport = Status::unavailable("tcp connect error");
-        assert!(matches!(
-            classify(&transport),
-            Disposition::Unreachable {
-                timed_out: false,
-                ..
-            }
-        ));
+        assert!(matches!(classify(&transport), Disposition::Unreachable { timed_out: false, .. }));
         let closed = Status::unknown("connection closed before message completed");
-        assert!(matches!(
-            classify(&closed),
-            Disposition::Unreachable {
-                timed_out: false,
-                ..
-            }
-        ));
+        assert!(matches!(classify(&closed), Disposition::Unreachable { timed_out: false, .. }));
         let timed_out = Status::cancelled("Timeout expired");
-        assert!(matches!(
-            classify(&timed_out),
-            Disposition::Unreachable {
-                timed_out: true,
-                ..
-            }
-        ));
+        assert!(matches!(classify(&timed_out), Disposition::Unreachable { timed_out: true, .. }));
     }
 
     #[test]
     fn revision_mismatch_carries_current_revision() {
-        let detail = ErrorDetail {
-            reason: ErrorReason::RevisionMismatch.into(),
-            current_revision: 7,
-            ..Default::default()
-        };
+        let detail =
+            ErrorDetail { reason: ErrorReason::RevisionMismatch.into(), current_revision: 7, ..Default::default() };
         let got = classify(&status_with(Code::Aborted, "revision mismatch", detail));
-        assert_eq!(
-            got,
-            Disposition::Fail(ClientError::RevisionMismatch {
-                current_revision: 7
-            })
-        );
+        assert_eq!(got, Disposition::Fail(ClientError::RevisionMismatch { current_revision: 7 }));
     }
 }

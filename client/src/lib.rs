@@ -60,9 +60,7 @@ mod routing;
 #[doc(hidden)]
 pub mod cli;
 
-pub use citizen_json::{
-    parse_consistency, CitizenJson, CitizenJsonError, PersonRefJson, PlaceJson,
-};
+pub use citizen_json::{parse_consistency, CitizenJson, CitizenJsonError, PersonRefJson, PlaceJson};
 pub use client::{Client, BATCH_IDS_MAX};
 pub use error::ClientError;
 pub use options::ClientOptions;

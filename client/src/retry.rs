@@ -12,19 +12,13 @@ pub(crate) const ATTEMPT_DURATION_MIN: Duration = Duration::from_millis(10);
 const BACKOFF_DOUBLINGS_MAX: u32 = 6;
 
 const _: () = assert!(BACKOFF_INITIAL.as_millis() < BACKOFF_MAX.as_millis());
-const _: () =
-    assert!(BACKOFF_INITIAL.as_millis() << BACKOFF_DOUBLINGS_MAX >= BACKOFF_MAX.as_millis());
+const _: () = assert!(BACKOFF_INITIAL.as_millis() << BACKOFF_DOUBLINGS_MAX >= BACKOFF_MAX.as_millis());
 
 /// The delay before retry number `attempt_idx` (0-based): "equal jitter", half fixed and half random, so
 /// retries spread out but never collapse to zero. `jitter_unit` is a random number in `[0, 1)`.
 pub(crate) fn backoff_delay(attempt_idx: u32, jitter_unit: f64) -> Duration {
-    assert!(
-        (0.0..1.0).contains(&jitter_unit),
-        "jitter must be in [0, 1)"
-    );
-    let step = BACKOFF_INITIAL
-        .saturating_mul(1 << attempt_idx.min(BACKOFF_DOUBLINGS_MAX))
-        .min(BACKOFF_MAX);
+    assert!((0.0..1.0).contains(&jitter_unit), "jitter must be in [0, 1)");
+    let step = BACKOFF_INITIAL.saturating_mul(1 << attempt_idx.min(BACKOFF_DOUBLINGS_MAX)).min(BACKOFF_MAX);
     let half = step / 2;
     half + half.mul_f64(jitter_unit)
 }
@@ -38,10 +32,7 @@ pub(crate) struct Backoff {
 
 impl Backoff {
     pub(crate) fn new(deadline: Instant) -> Backoff {
-        Backoff {
-            deadline,
-            attempt_idx: 0,
-        }
+        Backoff { deadline, attempt_idx: 0 }
     }
 
     /// How long to sleep before the next attempt, or `None` when the deadline leaves no room for one. The delay
@@ -51,8 +42,7 @@ impl Backoff {
         if remaining <= ATTEMPT_DURATION_MIN {
             return None;
         }
-        let delay =
-            backoff_delay(self.attempt_idx, jitter_unit).min(remaining - ATTEMPT_DURATION_MIN);
+        let delay = backoff_delay(self.attempt_idx, jitter_unit).min(remaining - ATTEMPT_DURATION_MIN);
         self.attempt_idx = self.attempt_idx.saturating_add(1);
         assert!(now + delay + ATTEMPT_DURATION_MIN <= self.deadline);
         Some(delay)
@@ -83,10 +73,7 @@ mod tests {
     /// deadline, and the loop ends.
     #[test]
     fn backoff_stays_within_deadline() {
-        let seed: u64 = std::env::var("DANCU_TEST_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(7);
+        let seed: u64 = std::env::var("DANCU_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(7);
         println!("seed {seed}");
         let mut rng_state = seed;
         for deadline_ms in [0u64, 5, 10, 11, 50, 100, 999, 1000, 3000, 10_000] {
@@ -97,10 +84,7 @@ mod tests {
             let mut n_attempts = 0u32;
             while let Some(delay) = backoff.next_delay(now, next_unit(&mut rng_state)) {
                 now += delay;
-                assert!(
-                    now <= deadline,
-                    "slept past the deadline ({deadline_ms} ms)"
-                );
+                assert!(now <= deadline, "slept past the deadline ({deadline_ms} ms)");
                 // Each attempt costs a little time; it never costs more than what is left.
                 now += backoff.remaining(now).min(Duration::from_millis(3));
                 n_attempts += 1;
@@ -108,10 +92,7 @@ mod tests {
             }
             assert!(now <= deadline);
             if deadline_ms >= 1000 {
-                assert!(
-                    n_attempts >= 5,
-                    "too few retries in {deadline_ms} ms: {n_attempts}"
-                );
+                assert!(n_attempts >= 5, "too few retries in {deadline_ms} ms: {n_attempts}");
             }
         }
     }

@@ -53,10 +53,7 @@ pub(crate) fn check_id(id: &str) -> Result<(), String> {
     if id.len() == ID_DIGITS && id.bytes().all(|byte| byte.is_ascii_digit()) {
         return Ok(());
     }
-    Err(format!(
-        "a personal ID is {ID_DIGITS} digits, got {:?}",
-        truncate_for_message(id)
-    ))
+    Err(format!("a personal ID is {ID_DIGITS} digits, got {:?}", truncate_for_message(id)))
 }
 
 /// Bad input can be arbitrarily long; error messages quote at most this much of it.
@@ -72,15 +69,8 @@ fn truncate_for_message(text: &str) -> String {
 impl RoutingTable {
     /// Builds the table from a node's status. `answered_via` is the address the status came from: it replaces
     /// the answering node's advertised address, because it is the one known to be reachable from here.
-    pub(crate) fn from_status(
-        status: &StatusResponse,
-        answered_via: &str,
-    ) -> Result<RoutingTable, ClientError> {
-        let mut nodes: BTreeMap<u64, String> = status
-            .nodes
-            .iter()
-            .map(|node| (node.id, node.addr.clone()))
-            .collect();
+    pub(crate) fn from_status(status: &StatusResponse, answered_via: &str) -> Result<RoutingTable, ClientError> {
+        let mut nodes: BTreeMap<u64, String> = status.nodes.iter().map(|node| (node.id, node.addr.clone())).collect();
         nodes.insert(status.node_id, answered_via.to_string());
         let partitions = status
             .partitions
@@ -112,8 +102,7 @@ impl RoutingTable {
     ) -> Result<RoutingTable, ClientError> {
         partitions.sort_by(|a, b| a.range_start.cmp(&b.range_start));
         for partition in &partitions {
-            let bounds_ok =
-                check_id(&partition.range_start).is_ok() && check_id(&partition.range_end).is_ok();
+            let bounds_ok = check_id(&partition.range_start).is_ok() && check_id(&partition.range_end).is_ok();
             if !bounds_ok || partition.range_start > partition.range_end {
                 return Err(ClientError::Config(format!(
                     "partition {} has a malformed range {}..={}",
@@ -123,46 +112,27 @@ impl RoutingTable {
         }
         for pair in partitions.windows(2) {
             if pair[0].range_end >= pair[1].range_start {
-                return Err(ClientError::Config(format!(
-                    "partitions {} and {} overlap",
-                    pair[0].id, pair[1].id
-                )));
+                return Err(ClientError::Config(format!("partitions {} and {} overlap", pair[0].id, pair[1].id)));
             }
         }
-        let partition_idx_by_id = partitions
-            .iter()
-            .enumerate()
-            .map(|(idx, p)| (p.id, idx))
-            .collect();
-        Ok(RoutingTable {
-            partitions,
-            partition_idx_by_id,
-            nodes,
-            first_node: None,
-        })
+        let partition_idx_by_id = partitions.iter().enumerate().map(|(idx, p)| (p.id, idx)).collect();
+        Ok(RoutingTable { partitions, partition_idx_by_id, nodes, first_node: None })
     }
 
     /// The partition holding `id`; `field` names the ID in the error (`id`, `ids[3]`, `citizen.id`).
     pub(crate) fn lookup(&self, id: &str, field: &str) -> Result<&PartitionRoute, ClientError> {
         check_id(id).map_err(|message| ClientError::invalid(field, message))?;
         // The last partition starting at or before `id`; it holds `id` if its range reaches that far.
-        let after_idx = self
-            .partitions
-            .partition_point(|p| p.range_start.as_str() <= id);
+        let after_idx = self.partitions.partition_point(|p| p.range_start.as_str() <= id);
         let candidate = after_idx.checked_sub(1).map(|idx| &self.partitions[idx]);
         match candidate {
             Some(partition) if id <= partition.range_end.as_str() => Ok(partition),
-            _ => Err(ClientError::invalid(
-                field,
-                "no partition holds this ID (unknown province code?)",
-            )),
+            _ => Err(ClientError::invalid(field, "no partition holds this ID (unknown province code?)")),
         }
     }
 
     pub(crate) fn partition(&self, partition_id: u32) -> Option<&PartitionRoute> {
-        self.partition_idx_by_id
-            .get(&partition_id)
-            .map(|idx| &self.partitions[*idx])
+        self.partition_idx_by_id.get(&partition_id).map(|idx| &self.partitions[*idx])
     }
 
     pub(crate) fn node_addr(&self, node_id: u64) -> Option<&str> {
@@ -176,10 +146,7 @@ impl RoutingTable {
 
     /// The node id behind `addr`, if a node advertises exactly that address.
     pub(crate) fn node_with_addr(&self, addr: &str) -> Option<u64> {
-        self.nodes
-            .iter()
-            .find(|(_, node_addr)| node_addr.as_str() == addr)
-            .map(|(id, _)| *id)
+        self.nodes.iter().find(|(_, node_addr)| node_addr.as_str() == addr).map(|(id, _)| *id)
     }
 
     /// Records a leader hint. An address is only learned for nodes the table does not know yet: a known node's
@@ -190,9 +157,7 @@ impl RoutingTable {
         }
         if let Some(leader) = leader {
             if !leader_addr.is_empty() {
-                self.nodes
-                    .entry(leader)
-                    .or_insert_with(|| leader_addr.to_string());
+                self.nodes.entry(leader).or_insert_with(|| leader_addr.to_string());
             }
         }
     }
@@ -209,28 +174,15 @@ pub(crate) fn pick_node(
 ) -> Option<u64> {
     match target {
         Target::Leader => {
-            let preferred = [
-                route.leader,
-                Some(route.preferred_leader).filter(|id| *id != 0),
-            ];
-            let candidates = preferred
-                .into_iter()
-                .flatten()
-                .chain(route.replicas.iter().copied());
+            let preferred = [route.leader, Some(route.preferred_leader).filter(|id| *id != 0)];
+            let candidates = preferred.into_iter().flatten().chain(route.replicas.iter().copied());
             candidates.into_iter().find(|node| !avoid(*node))
         }
         Target::Replica => {
-            if let Some(first) =
-                first_node.filter(|first| route.replicas.contains(first) && !avoid(*first))
-            {
+            if let Some(first) = first_node.filter(|first| route.replicas.contains(first) && !avoid(*first)) {
                 return Some(first);
             }
-            let usable: Vec<u64> = route
-                .replicas
-                .iter()
-                .copied()
-                .filter(|node| !avoid(*node))
-                .collect();
+            let usable: Vec<u64> = route.replicas.iter().copied().filter(|node| !avoid(*node)).collect();
             if usable.is_empty() {
                 return None;
             }
@@ -261,19 +213,14 @@ mod tests {
             route(7901, "079300000000", "079999999999"),
             route(200, "002000000000", "002999999999"),
         ];
-        let nodes = (1..=3)
-            .map(|id| (id, format!("10.0.0.{id}:7000")))
-            .collect();
+        let nodes = (1..=3).map(|id| (id, format!("10.0.0.{id}:7000"))).collect();
         RoutingTable::new(partitions, nodes).expect("a well-formed table")
     }
 
     /// One helper for every lookup case: `expected` is the partition id, or the error text.
     fn check(id: &str, expected: Result<u32, &str>) {
         let table = table();
-        let got = table
-            .lookup(id, "id")
-            .map(|route| route.id)
-            .map_err(|error| error.to_string());
+        let got = table.lookup(id, "id").map(|route| route.id).map_err(|error| error.to_string());
         assert_eq!(got, expected.map_err(str::to_string), "lookup of {id:?}");
     }
 
@@ -291,40 +238,21 @@ mod tests {
 
     #[test]
     fn lookup_rejects_bad_ids() {
-        let no_partition =
-            "invalid argument: id: no partition holds this ID (unknown province code?)";
+        let no_partition = "invalid argument: id: no partition holds this ID (unknown province code?)";
         check("000999999999", Err(no_partition));
         check("003000000000", Err(no_partition));
         check("096000000000", Err(no_partition));
-        check(
-            "00108501234",
-            Err("invalid argument: id: a personal ID is 12 digits, got \"00108501234\""),
-        );
-        check(
-            "00108501234x",
-            Err("invalid argument: id: a personal ID is 12 digits, got \"00108501234x\""),
-        );
-        check(
-            "",
-            Err("invalid argument: id: a personal ID is 12 digits, got \"\""),
-        );
-        check(
-            "٠٠١٠٨٥٠١٢٣٤٥",
-            Err("invalid argument: id: a personal ID is 12 digits, got \"٠٠١٠٨٥٠١٢٣٤٥\""),
-        );
+        check("00108501234", Err("invalid argument: id: a personal ID is 12 digits, got \"00108501234\""));
+        check("00108501234x", Err("invalid argument: id: a personal ID is 12 digits, got \"00108501234x\""));
+        check("", Err("invalid argument: id: a personal ID is 12 digits, got \"\""));
+        check("٠٠١٠٨٥٠١٢٣٤٥", Err("invalid argument: id: a personal ID is 12 digits, got \"٠٠١٠٨٥٠١٢٣٤٥\""));
     }
 
     #[test]
     fn overlapping_ranges_are_refused() {
-        let partitions = vec![
-            route(1, "001000000000", "001999999999"),
-            route(2, "001500000000", "002999999999"),
-        ];
+        let partitions = vec![route(1, "001000000000", "001999999999"), route(2, "001500000000", "002999999999")];
         let error = RoutingTable::new(partitions, BTreeMap::new()).unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            "configuration: partitions 1 and 2 overlap"
-        );
+        assert_eq!(error.to_string(), "configuration: partitions 1 and 2 overlap");
     }
 
     #[test]
@@ -342,44 +270,22 @@ mod tests {
     fn pick_prefers_leader_then_preferred_then_replicas() {
         let mut partition = route(100, "001000000000", "001999999999");
         partition.preferred_leader = 2;
-        assert_eq!(
-            pick_node(&partition, Target::Leader, None, 0, |_| false),
-            Some(2)
-        );
+        assert_eq!(pick_node(&partition, Target::Leader, None, 0, |_| false), Some(2));
         partition.leader = Some(3);
-        assert_eq!(
-            pick_node(&partition, Target::Leader, None, 0, |_| false),
-            Some(3)
-        );
-        assert_eq!(
-            pick_node(&partition, Target::Leader, None, 0, |node| node == 3),
-            Some(2)
-        );
-        assert_eq!(
-            pick_node(&partition, Target::Leader, None, 0, |node| node != 1),
-            Some(1)
-        );
-        assert_eq!(
-            pick_node(&partition, Target::Leader, None, 0, |_| true),
-            None
-        );
+        assert_eq!(pick_node(&partition, Target::Leader, None, 0, |_| false), Some(3));
+        assert_eq!(pick_node(&partition, Target::Leader, None, 0, |node| node == 3), Some(2));
+        assert_eq!(pick_node(&partition, Target::Leader, None, 0, |node| node != 1), Some(1));
+        assert_eq!(pick_node(&partition, Target::Leader, None, 0, |_| true), None);
     }
 
     #[test]
     fn pick_replica_prefers_first_endpoint() {
         let partition = route(100, "001000000000", "001999999999");
-        assert_eq!(
-            pick_node(&partition, Target::Replica, Some(3), 0, |_| false),
-            Some(3)
-        );
-        assert_eq!(
-            pick_node(&partition, Target::Replica, Some(3), 1, |node| node == 3),
-            Some(2)
-        );
+        assert_eq!(pick_node(&partition, Target::Replica, Some(3), 0, |_| false), Some(3));
+        assert_eq!(pick_node(&partition, Target::Replica, Some(3), 1, |node| node == 3), Some(2));
         // Not a replica: round-robin over the replicas.
-        let picks: Vec<_> = (0..3)
-            .filter_map(|rr| pick_node(&partition, Target::Replica, Some(9), rr, |_| false))
-            .collect();
+        let picks: Vec<_> =
+            (0..3).filter_map(|rr| pick_node(&partition, Target::Replica, Some(9), rr, |_| false)).collect();
         assert_eq!(picks, vec![1, 2, 3]);
     }
 }

@@ -46,8 +46,8 @@ use std::fmt;
 pub use error::{ConfigError, ValidationError, ValidationErrors};
 pub use partition_map::{PartitionMap, PartitionSpec};
 pub use schema::{
-    ClusterConfig, DatacenterConfig, DatacenterKind, NodeConfig, PartitionsConfig, PlacementConfig,
-    RaftConfig, SplitConfig,
+    ClusterConfig, DatacenterConfig, DatacenterKind, NodeConfig, PartitionsConfig, PlacementConfig, RaftConfig,
+    SplitConfig,
 };
 
 /// A node's Raft id: non-zero and never reused.
@@ -57,9 +57,7 @@ pub type NodeId = u64;
 ///
 /// Province 001 unsplit is `100`; province 079 split into three ranges is `7900`, `7901`, `7902`. The id is
 /// stable as long as the province's split points are, and ordering ids orders their ranges.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct PartitionId(pub u32);
 
 impl fmt::Display for PartitionId {

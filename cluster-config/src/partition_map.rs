@@ -4,9 +4,7 @@ use std::iter;
 
 use crate::limits::{PARTITIONS_PER_PROVINCE_MAX, PARTITION_ID_PROVINCE_STRIDE};
 use crate::provinces::{Province, PROVINCES};
-use crate::{
-    personal_id, placement, ClusterConfig, NodeId, PartitionId, SplitConfig, ValidationErrors,
-};
+use crate::{personal_id, placement, ClusterConfig, NodeId, PartitionId, SplitConfig, ValidationErrors};
 
 /// One partition: a Raft group owning the IDs `range_start..=range_end` of one province.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,27 +47,20 @@ impl PartitionMap {
             return None;
         }
         // 12-digit strings order like the numbers they spell, so the ranges can be searched as text.
-        let after_idx = self
-            .partitions
-            .partition_point(|spec| spec.range_start.as_str() <= personal_id);
+        let after_idx = self.partitions.partition_point(|spec| spec.range_start.as_str() <= personal_id);
         let spec = self.partitions.get(after_idx.checked_sub(1)?)?;
         (personal_id <= spec.range_end.as_str()).then_some(spec)
     }
 
     /// The partition with this id.
     pub fn get(&self, id: PartitionId) -> Option<&PartitionSpec> {
-        let idx = self
-            .partitions
-            .binary_search_by_key(&id, |spec| spec.id)
-            .ok()?;
+        let idx = self.partitions.binary_search_by_key(&id, |spec| spec.id).ok()?;
         Some(&self.partitions[idx])
     }
 
     /// The partitions of which `node` holds a replica, in map order.
     pub fn hosted_by(&self, node: NodeId) -> impl Iterator<Item = &PartitionSpec> {
-        self.partitions
-            .iter()
-            .filter(move |spec| spec.replicas.contains(&node))
+        self.partitions.iter().filter(move |spec| spec.replicas.contains(&node))
     }
 }
 
@@ -127,24 +118,12 @@ pub(crate) fn partition_ranges(splits: &[SplitConfig]) -> Vec<PartitionRange> {
     for province in &PROVINCES {
         let code_number = province.code_number();
         let points = split_points(splits, province.code);
-        let starts =
-            iter::once(personal_id::province_start(code_number)).chain(points.iter().copied());
-        let ends = points
-            .iter()
-            .map(|point| point - 1)
-            .chain(iter::once(personal_id::province_end(code_number)));
+        let starts = iter::once(personal_id::province_start(code_number)).chain(points.iter().copied());
+        let ends = points.iter().map(|point| point - 1).chain(iter::once(personal_id::province_end(code_number)));
         for (split_idx, (start, end)) in iter::zip(starts, ends).enumerate() {
-            assert!(
-                start <= end,
-                "empty range {start}..={end}: splits were not validated"
-            );
+            assert!(start <= end, "empty range {start}..={end}: splits were not validated");
             let id = partition_id(code_number, split_idx);
-            ranges.push(PartitionRange {
-                id,
-                province,
-                start,
-                end,
-            });
+            ranges.push(PartitionRange { id, province, start, end });
         }
     }
     ranges
@@ -155,11 +134,7 @@ fn split_points(splits: &[SplitConfig], code: &str) -> Vec<u64> {
     let Some(split) = split_of(splits, code) else {
         return Vec::new();
     };
-    split
-        .at
-        .iter()
-        .filter_map(|point| personal_id::parse(point))
-        .collect()
+    split.at.iter().filter_map(|point| personal_id::parse(point)).collect()
 }
 
 /// The id of every partition the splits produce, whether or not their points are valid (the count of points

@@ -21,13 +21,8 @@ struct Topology<'a> {
 /// balances against the whole map's fixed load rather than only the partitions before it.
 pub(crate) fn place(config: &ClusterConfig, ranges: &[PartitionRange]) -> Vec<Vec<NodeId>> {
     let topology = Topology::new(config);
-    let overrides: BTreeMap<u32, &PlacementConfig> = config
-        .partitions
-        .placement
-        .iter()
-        .rev()
-        .map(|placement| (placement.partition, placement))
-        .collect();
+    let overrides: BTreeMap<u32, &PlacementConfig> =
+        config.partitions.placement.iter().rev().map(|placement| (placement.partition, placement)).collect();
     let replicas = usize::from(config.partitions.replicas);
     let mut replica_sets: Vec<Vec<NodeId>> = ranges
         .iter()
@@ -48,12 +43,7 @@ pub(crate) fn place(config: &ClusterConfig, ranges: &[PartitionRange]) -> Vec<Ve
         for &node in &replica_set[n_fixed..] {
             *n_replicas_by_node.entry(node).or_insert(0) += 1;
         }
-        assert_eq!(
-            replica_set.len(),
-            replicas,
-            "partition {} is not fully placed",
-            ranges[ordinal].id
-        );
+        assert_eq!(replica_set.len(), replicas, "partition {} is not fully placed", ranges[ordinal].id);
     }
     replica_sets
 }
@@ -61,28 +51,16 @@ pub(crate) fn place(config: &ClusterConfig, ranges: &[PartitionRange]) -> Vec<Ve
 /// The override's nodes with the preferred leader moved to the front.
 fn placed_by_hand(placement: &PlacementConfig) -> Vec<NodeId> {
     let leader = placement.preferred_leader.unwrap_or(placement.nodes[0]);
-    let others = placement
-        .nodes
-        .iter()
-        .copied()
-        .filter(|&node| node != leader);
+    let others = placement.nodes.iter().copied().filter(|&node| node != leader);
     std::iter::once(leader).chain(others).collect()
 }
 
 impl<'a> Topology<'a> {
     fn new(config: &'a ClusterConfig) -> Self {
-        let mut nodes: Vec<(NodeId, &str)> = config
-            .nodes
-            .iter()
-            .map(|node| (node.id, node.dc.as_str()))
-            .collect();
+        let mut nodes: Vec<(NodeId, &str)> = config.nodes.iter().map(|node| (node.id, node.dc.as_str())).collect();
         nodes.sort_unstable();
         let nodes_of_dc = |dc_name: &str| -> Vec<NodeId> {
-            nodes
-                .iter()
-                .filter(|(_, dc)| *dc == dc_name)
-                .map(|(id, _)| *id)
-                .collect()
+            nodes.iter().filter(|(_, dc)| *dc == dc_name).map(|(id, _)| *id).collect()
         };
         let mut central = Vec::new();
         let mut home = BTreeMap::new();
@@ -91,18 +69,13 @@ impl<'a> Topology<'a> {
                 DatacenterKind::Central => central.extend(nodes_of_dc(&dc.name)),
                 DatacenterKind::Provincial => {
                     for code in &dc.provinces {
-                        home.entry(code.as_str())
-                            .or_insert_with(|| nodes_of_dc(&dc.name));
+                        home.entry(code.as_str()).or_insert_with(|| nodes_of_dc(&dc.name));
                     }
                 }
             }
         }
         central.sort_unstable();
-        Topology {
-            nodes,
-            central,
-            home,
-        }
+        Topology { nodes, central, home }
     }
 
     /// The home node (if the province has a home) then a central node (if there is one), rotated by ordinal.
@@ -129,13 +102,10 @@ impl<'a> Topology<'a> {
         let load = |id: &NodeId| n_replicas_by_node.get(id).copied().unwrap_or(0);
         for spread_over_dcs in [true, false] {
             while chosen.len() < replicas {
-                let used_dcs: BTreeSet<&str> = rotated()
-                    .filter(|(id, _)| chosen.contains(id))
-                    .map(|(_, dc)| dc)
-                    .collect();
+                let used_dcs: BTreeSet<&str> =
+                    rotated().filter(|(id, _)| chosen.contains(id)).map(|(_, dc)| dc).collect();
                 let dc_allowed = |dc: &str| !spread_over_dcs || !used_dcs.contains(dc);
-                let candidates =
-                    rotated().filter(|(id, dc)| !chosen.contains(id) && dc_allowed(dc));
+                let candidates = rotated().filter(|(id, dc)| !chosen.contains(id) && dc_allowed(dc));
                 // `min_by_key` keeps the first of equal keys, so ties follow the rotation.
                 let Some((id, _)) = candidates.min_by_key(|(id, _)| load(id)) else {
                     break;
@@ -149,8 +119,7 @@ impl<'a> Topology<'a> {
 /// Pushes the first node not chosen yet, starting at `ordinal % n` and wrapping.
 fn push_rotated(chosen: &mut Vec<NodeId>, candidates: &[NodeId], ordinal: usize) {
     let n_candidates = candidates.len();
-    let next = (0..n_candidates)
-        .map(|step| candidates[(ordinal + step) % n_candidates])
-        .find(|id| !chosen.contains(id));
+    let next =
+        (0..n_candidates).map(|step| candidates[(ordinal + step) % n_candidates]).find(|id| !chosen.contains(id));
     chosen.extend(next);
 }

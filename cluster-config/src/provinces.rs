@@ -22,9 +22,7 @@ pub struct Province {
 impl Province {
     /// The code as a number (`"079"` → 79).
     pub fn code_number(&self) -> u32 {
-        self.code
-            .bytes()
-            .fold(0, |acc, digit| acc * 10 + u32::from(digit - b'0'))
+        self.code.bytes().fold(0, |acc, digit| acc * 10 + u32::from(digit - b'0'))
     }
 }
 
@@ -35,13 +33,7 @@ const fn p(
     merged_2025_code: &'static str,
     merged_2025_name: &'static str,
 ) -> Province {
-    Province {
-        code,
-        name,
-        population_thousands,
-        merged_2025_code,
-        merged_2025_name,
-    }
+    Province { code, name, population_thousands, merged_2025_code, merged_2025_name }
 }
 
 /// Every province code, sorted by code (so lookups can binary-search).
@@ -113,9 +105,7 @@ pub const PROVINCES: [Province; 63] = [
 
 /// The province with this three-digit code, if the code exists.
 pub fn province(code: &str) -> Option<&'static Province> {
-    let idx = PROVINCES
-        .binary_search_by(|province| province.code.cmp(code))
-        .ok()?;
+    let idx = PROVINCES.binary_search_by(|province| province.code.cmp(code)).ok()?;
     Some(&PROVINCES[idx])
 }
 
@@ -126,12 +116,7 @@ mod tests {
     #[test]
     fn table_is_sorted_unique_and_well_formed() {
         for pair in PROVINCES.windows(2) {
-            assert!(
-                pair[0].code < pair[1].code,
-                "{} before {}",
-                pair[0].code,
-                pair[1].code
-            );
+            assert!(pair[0].code < pair[1].code, "{} before {}", pair[0].code, pair[1].code);
         }
         for province in &PROVINCES {
             assert_eq!(province.code.len(), 3);

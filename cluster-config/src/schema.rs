@@ -82,11 +82,7 @@ pub struct PartitionsConfig {
 
 impl Default for PartitionsConfig {
     fn default() -> Self {
-        PartitionsConfig {
-            replicas: 3,
-            splits: Vec::new(),
-            placement: Vec::new(),
-        }
+        PartitionsConfig { replicas: 3, splits: Vec::new(), placement: Vec::new() }
     }
 }
 
@@ -156,15 +152,10 @@ impl ClusterConfig {
     /// Reads, parses and validates the file at `path`.
     pub fn load(path: &Path) -> Result<ClusterConfig, ConfigError> {
         let path_text = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            path: path_text.clone(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path_text.clone(), source })?;
         let config = parse(&text, &path_text)?;
-        config.validate().map_err(|errors| ConfigError::Invalid {
-            path: path_text,
-            errors,
-        })?;
+        config.validate().map_err(|errors| ConfigError::Invalid { path: path_text, errors })?;
         Ok(config)
     }
 

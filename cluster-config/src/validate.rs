@@ -41,10 +41,7 @@ struct Report {
 
 impl Report {
     fn add(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.errors.push(ValidationError {
-            path: path.into(),
-            message: message.into(),
-        });
+        self.errors.push(ValidationError { path: path.into(), message: message.into() });
     }
 
     fn finish(self) -> Result<(), ValidationErrors> {

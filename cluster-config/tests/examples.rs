@@ -4,9 +4,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use dancu_cluster_config::provinces::PROVINCES;
-use dancu_cluster_config::{
-    ClusterConfig, ConfigError, DatacenterKind, NodeId, PartitionId, PartitionMap,
-};
+use dancu_cluster_config::{ClusterConfig, ConfigError, DatacenterKind, NodeId, PartitionId, PartitionMap};
 
 const LOCAL_3: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/local-3.toml");
 const NATIONAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/national.toml");
@@ -58,33 +56,18 @@ fn local_3_has_63_partitions_on_all_3_nodes() {
 #[test]
 fn local_3_spreads_leaders_evenly() {
     let map = map_of(&load(LOCAL_3));
-    assert_eq!(
-        leader_counts(&map),
-        BTreeMap::from([(1, 21), (2, 21), (3, 21)])
-    );
+    assert_eq!(leader_counts(&map), BTreeMap::from([(1, 21), (2, 21), (3, 21)]));
 }
 
 #[test]
 fn local_3_ranges_and_ids() {
     let map = map_of(&load(LOCAL_3));
     let first = &map.partitions[0];
-    assert_eq!(
-        (first.id, first.province_code.as_str()),
-        (PartitionId(100), "001")
-    );
-    assert_eq!(
-        (first.range_start.as_str(), first.range_end.as_str()),
-        ("001000000000", "001999999999")
-    );
+    assert_eq!((first.id, first.province_code.as_str()), (PartitionId(100), "001"));
+    assert_eq!((first.range_start.as_str(), first.range_end.as_str()), ("001000000000", "001999999999"));
     let last = &map.partitions[62];
-    assert_eq!(
-        (last.id, last.range_end.as_str()),
-        (PartitionId(9600), "096999999999")
-    );
-    assert_eq!(
-        map.partition_for("079212345678").map(|spec| spec.id),
-        Some(PartitionId(7900))
-    );
+    assert_eq!((last.id, last.range_end.as_str()), (PartitionId(9600), "096999999999"));
+    assert_eq!(map.partition_for("079212345678").map(|spec| spec.id), Some(PartitionId(7900)));
 }
 
 #[test]
@@ -92,22 +75,15 @@ fn national_has_9_nodes_in_4_datacenters() {
     let config = load(NATIONAL);
     assert!(config.nodes.len() >= 9);
     assert_eq!(config.datacenters.len(), 4);
-    let n_central = config
-        .datacenters
-        .iter()
-        .filter(|dc| dc.kind == DatacenterKind::Central)
-        .count();
+    let n_central = config.datacenters.iter().filter(|dc| dc.kind == DatacenterKind::Central).count();
     assert_eq!(n_central, 1);
 }
 
 #[test]
 fn national_serves_every_province_from_one_regional_datacenter() {
     let config = load(NATIONAL);
-    let mut served: Vec<&str> = config
-        .datacenters
-        .iter()
-        .flat_map(|dc| dc.provinces.iter().map(String::as_str))
-        .collect();
+    let mut served: Vec<&str> =
+        config.datacenters.iter().flat_map(|dc| dc.provinces.iter().map(String::as_str)).collect();
     served.sort_unstable();
     let all: Vec<&str> = PROVINCES.iter().map(|p| p.code).collect();
     assert_eq!(served, all);
@@ -123,15 +99,10 @@ fn national_splits_079_into_3_and_001_into_2() {
             .map(|spec| (spec.range_start.clone(), spec.range_end.clone()))
             .collect()
     };
-    let expected_079 = [
-        ("079000000000", "079099999999"),
-        ("079100000000", "079199999999"),
-        ("079200000000", "079999999999"),
-    ];
-    let expected_079: Vec<(String, String)> = expected_079
-        .iter()
-        .map(|(s, e)| (s.to_string(), e.to_string()))
-        .collect();
+    let expected_079 =
+        [("079000000000", "079099999999"), ("079100000000", "079199999999"), ("079200000000", "079999999999")];
+    let expected_079: Vec<(String, String)> =
+        expected_079.iter().map(|(s, e)| (s.to_string(), e.to_string())).collect();
     assert_eq!(ranges(&[7900, 7901, 7902]), expected_079);
     assert_eq!(
         ranges(&[100, 101]),
@@ -148,17 +119,9 @@ fn national_leaders_sit_in_their_home_datacenter() {
     let config = load(NATIONAL);
     let map = map_of(&config);
     for spec in &map.partitions {
-        let home = config
-            .datacenters
-            .iter()
-            .find(|dc| dc.provinces.contains(&spec.province_code));
+        let home = config.datacenters.iter().find(|dc| dc.provinces.contains(&spec.province_code));
         if let Some(home) = home {
-            assert_eq!(
-                dc_of(&config, spec.replicas[0]),
-                home.name,
-                "partition {}",
-                spec.id
-            );
+            assert_eq!(dc_of(&config, spec.replicas[0]), home.name, "partition {}", spec.id);
         }
     }
 }
@@ -168,11 +131,7 @@ fn national_replicas_span_three_datacenters_including_the_central_one() {
     let config = load(NATIONAL);
     let map = map_of(&config);
     for spec in &map.partitions {
-        let mut dcs: Vec<&str> = spec
-            .replicas
-            .iter()
-            .map(|&node| dc_of(&config, node))
-            .collect();
+        let mut dcs: Vec<&str> = spec.replicas.iter().map(|&node| dc_of(&config, node)).collect();
         assert_eq!(dcs[1], "hanoi", "partition {}", spec.id);
         dcs.sort_unstable();
         dcs.dedup();
@@ -185,18 +144,10 @@ fn national_leaders_spread_within_each_datacenter() {
     let config = load(NATIONAL);
     let counts = leader_counts(&map_of(&config));
     for dc in &config.datacenters {
-        let dc_counts: Vec<usize> = config
-            .nodes
-            .iter()
-            .filter(|n| n.dc == dc.name)
-            .map(|n| counts.get(&n.id).copied().unwrap_or(0))
-            .collect();
+        let dc_counts: Vec<usize> =
+            config.nodes.iter().filter(|n| n.dc == dc.name).map(|n| counts.get(&n.id).copied().unwrap_or(0)).collect();
         let (min, max) = (dc_counts.iter().min(), dc_counts.iter().max());
-        assert!(
-            max.zip(min).is_some_and(|(max, min)| max - min <= 1),
-            "{}: {dc_counts:?}",
-            dc.name
-        );
+        assert!(max.zip(min).is_some_and(|(max, min)| max - min <= 1), "{}: {dc_counts:?}", dc.name);
     }
 }
 
@@ -204,12 +155,8 @@ fn national_leaders_spread_within_each_datacenter() {
 fn national_spreads_replicas_over_regional_nodes() {
     let config = load(NATIONAL);
     let map = map_of(&config);
-    let central: Vec<&str> = config
-        .datacenters
-        .iter()
-        .filter(|dc| dc.kind == DatacenterKind::Central)
-        .map(|dc| dc.name.as_str())
-        .collect();
+    let central: Vec<&str> =
+        config.datacenters.iter().filter(|dc| dc.kind == DatacenterKind::Central).map(|dc| dc.name.as_str()).collect();
     let hosted: Vec<usize> = config
         .nodes
         .iter()
@@ -217,10 +164,7 @@ fn national_spreads_replicas_over_regional_nodes() {
         .map(|node| map.hosted_by(node.id).count())
         .collect();
     let (min, max) = (hosted.iter().min(), hosted.iter().max());
-    assert!(
-        max.zip(min).is_some_and(|(max, min)| max - min <= 3),
-        "{hosted:?}"
-    );
+    assert!(max.zip(min).is_some_and(|(max, min)| max - min <= 3), "{hosted:?}");
 }
 
 #[test]
@@ -251,9 +195,7 @@ fn partition_map_is_deterministic() {
 fn load_reports_a_missing_file() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/missing.toml");
     match ClusterConfig::load(Path::new(path)) {
-        Err(error @ ConfigError::Io { .. }) => assert!(error
-            .to_string()
-            .starts_with(&format!("cannot read {path}: "))),
+        Err(error @ ConfigError::Io { .. }) => assert!(error.to_string().starts_with(&format!("cannot read {path}: "))),
         other => panic!("expected an Io error, got {other:?}"),
     }
 }
@@ -265,12 +207,7 @@ fn load_reports_parse_and_validation_errors_with_the_file_path() {
     let text = std::fs::read_to_string(LOCAL_3).expect("example");
 
     let invalid = dir.join("invalid.toml");
-    std::fs::write(
-        &invalid,
-        text.replace("id = 3", "id = 2")
-            .replace("replicas = 3", "replicas = 4"),
-    )
-    .expect("write");
+    std::fs::write(&invalid, text.replace("id = 3", "id = 2").replace("replicas = 3", "replicas = 4")).expect("write");
     let shown = invalid.display().to_string();
     match ClusterConfig::load(&invalid) {
         Err(error @ ConfigError::Invalid { .. }) => assert_eq!(
@@ -288,10 +225,7 @@ fn load_reports_parse_and_validation_errors_with_the_file_path() {
     match ClusterConfig::load(&unparsable) {
         Err(error @ ConfigError::Parse { .. }) => {
             let message = error.to_string();
-            assert!(
-                message.starts_with(&format!("{shown}: invalid TOML: TOML parse error at line ")),
-                "{message}"
-            );
+            assert!(message.starts_with(&format!("{shown}: invalid TOML: TOML parse error at line ")), "{message}");
         }
         other => panic!("expected Parse, got {other:?}"),
     }

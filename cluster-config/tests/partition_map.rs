@@ -1,9 +1,7 @@
 //! The partition map: routing by personal ID, range coverage under random splits, and placement overrides.
 
 use dancu_cluster_config::provinces::{self, PROVINCES};
-use dancu_cluster_config::{
-    ClusterConfig, PartitionId, PartitionMap, PlacementConfig, SplitConfig,
-};
+use dancu_cluster_config::{ClusterConfig, PartitionId, PartitionMap, PlacementConfig, SplitConfig};
 use proptest::prelude::*;
 
 /// Three nodes in one central datacenter: the smallest valid cluster.
@@ -54,9 +52,10 @@ fn id_value(text: &str) -> u64 {
 
 /// Checks partition_for against a linear scan, for `personal_id` given as 12 digits.
 fn check_partition_for(map: &PartitionMap, personal_id: &str) {
-    let expected = map.partitions.iter().find(|spec| {
-        spec.range_start.as_str() <= personal_id && personal_id <= spec.range_end.as_str()
-    });
+    let expected = map
+        .partitions
+        .iter()
+        .find(|spec| spec.range_start.as_str() <= personal_id && personal_id <= spec.range_end.as_str());
     assert_eq!(map.partition_for(personal_id), expected, "{personal_id}");
     let province_exists = provinces::province(&personal_id[..3]).is_some();
     assert_eq!(expected.is_some(), province_exists, "{personal_id}");
@@ -72,32 +71,16 @@ fn check_coverage(map: &PartitionMap) {
         assert!(pair[0].id < pair[1].id && pair[0].range_end < pair[1].range_start);
     }
     for province in &PROVINCES {
-        let specs: Vec<_> = map
-            .partitions
-            .iter()
-            .filter(|spec| spec.province_code == province.code)
-            .collect();
+        let specs: Vec<_> = map.partitions.iter().filter(|spec| spec.province_code == province.code).collect();
         let code_number = u64::from(province.code_number());
-        assert_eq!(
-            id_value(&specs[0].range_start),
-            code_number * IDS_PER_PROVINCE
-        );
-        assert_eq!(
-            id_value(&specs[specs.len() - 1].range_end),
-            (code_number + 1) * IDS_PER_PROVINCE - 1
-        );
+        assert_eq!(id_value(&specs[0].range_start), code_number * IDS_PER_PROVINCE);
+        assert_eq!(id_value(&specs[specs.len() - 1].range_end), (code_number + 1) * IDS_PER_PROVINCE - 1);
         for (split_idx, spec) in specs.iter().enumerate() {
-            assert_eq!(
-                spec.id,
-                PartitionId(province.code_number() * 100 + split_idx as u32)
-            );
+            assert_eq!(spec.id, PartitionId(province.code_number() * 100 + split_idx as u32));
             assert!(spec.range_start <= spec.range_end);
         }
         for pair in specs.windows(2) {
-            assert_eq!(
-                id_value(&pair[0].range_end) + 1,
-                id_value(&pair[1].range_start)
-            );
+            assert_eq!(id_value(&pair[0].range_end) + 1, id_value(&pair[1].range_start));
         }
     }
 }
@@ -110,14 +93,8 @@ fn splits_strategy() -> impl Strategy<Value = Vec<SplitConfig>> {
             .into_iter()
             .map(|(province_idx, suffixes)| {
                 let code = PROVINCES[province_idx].code;
-                let at = suffixes
-                    .into_iter()
-                    .map(|suffix| format!("{code}{suffix:09}"))
-                    .collect();
-                SplitConfig {
-                    province: code.to_string(),
-                    at,
-                }
+                let at = suffixes.into_iter().map(|suffix| format!("{code}{suffix:09}")).collect();
+                SplitConfig { province: code.to_string(), at }
             })
             .collect()
     })
@@ -183,26 +160,13 @@ proptest! {
 #[test]
 fn partition_for_rejects_what_is_not_a_known_id() {
     let map = map_with_splits(Vec::new());
-    for bad in [
-        "",
-        "abc",
-        "00100000000",
-        "0010000000000",
-        "00100000000x",
-        "003000000000",
-        "097000000000",
-        "999999999999",
-    ] {
+    for bad in
+        ["", "abc", "00100000000", "0010000000000", "00100000000x", "003000000000", "097000000000", "999999999999"]
+    {
         assert_eq!(map.partition_for(bad), None, "{bad:?}");
     }
-    assert_eq!(
-        map.partition_for("001000000000").map(|s| s.id),
-        Some(PartitionId(100))
-    );
-    assert_eq!(
-        map.partition_for("096999999999").map(|s| s.id),
-        Some(PartitionId(9600))
-    );
+    assert_eq!(map.partition_for("001000000000").map(|s| s.id), Some(PartitionId(100)));
+    assert_eq!(map.partition_for("096999999999").map(|s| s.id), Some(PartitionId(9600)));
     assert_eq!(map.get(PartitionId(300)), None);
 }
 
@@ -215,28 +179,14 @@ fn partition_ids_display_as_numbers() {
 fn placement_override_puts_the_preferred_leader_first() {
     let mut config = local_3();
     config.partitions.placement = vec![
-        PlacementConfig {
-            partition: 7900,
-            nodes: vec![1, 2, 3],
-            preferred_leader: Some(3),
-        },
-        PlacementConfig {
-            partition: 100,
-            nodes: vec![2, 3, 1],
-            preferred_leader: None,
-        },
+        PlacementConfig { partition: 7900, nodes: vec![1, 2, 3], preferred_leader: Some(3) },
+        PlacementConfig { partition: 100, nodes: vec![2, 3, 1], preferred_leader: None },
     ];
     let map = config.partition_map().expect("valid");
     let spec = map.get(PartitionId(7900)).expect("7900 exists");
-    assert_eq!(
-        (spec.preferred_leader, spec.replicas.clone()),
-        (3, vec![3, 1, 2])
-    );
+    assert_eq!((spec.preferred_leader, spec.replicas.clone()), (3, vec![3, 1, 2]));
     let spec = map.get(PartitionId(100)).expect("100 exists");
-    assert_eq!(
-        (spec.preferred_leader, spec.replicas.clone()),
-        (2, vec![2, 3, 1])
-    );
+    assert_eq!((spec.preferred_leader, spec.replicas.clone()), (2, vec![2, 3, 1]));
 }
 
 #[test]
@@ -257,11 +207,7 @@ fn five_replicas_use_five_distinct_nodes() {
         assert_eq!(replicas.len(), 5, "{}", spec.id);
     }
     for node in 1..=6 {
-        let n_led = map
-            .partitions
-            .iter()
-            .filter(|spec| spec.preferred_leader == node)
-            .count();
+        let n_led = map.partitions.iter().filter(|spec| spec.preferred_leader == node).count();
         assert!((10..=11).contains(&n_led), "node {node} leads {n_led}");
     }
 }

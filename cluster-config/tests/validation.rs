@@ -1,8 +1,7 @@
 //! Every validation rule, each checked for the exact path and message it reports.
 
 use dancu_cluster_config::{
-    ClusterConfig, ConfigError, DatacenterConfig, DatacenterKind, NodeConfig, PlacementConfig,
-    SplitConfig,
+    ClusterConfig, ConfigError, DatacenterConfig, DatacenterKind, NodeConfig, PlacementConfig, SplitConfig,
 };
 
 /// A small valid cluster: two central nodes and one provincial node serving 079 and 080.
@@ -55,12 +54,7 @@ fn check(edit: impl FnOnce(&mut ClusterConfig), expected: &[&str]) {
 }
 
 fn node(id: u64, port: u16, dc: &str) -> NodeConfig {
-    NodeConfig {
-        id,
-        addr: format!("127.0.0.1:{port}"),
-        dc: dc.to_string(),
-        metrics_addr: None,
-    }
+    NodeConfig { id, addr: format!("127.0.0.1:{port}"), dc: dc.to_string(), metrics_addr: None }
 }
 
 fn provincial(name: &str, provinces: &[&str]) -> DatacenterConfig {
@@ -72,18 +66,11 @@ fn provincial(name: &str, provinces: &[&str]) -> DatacenterConfig {
 }
 
 fn split(province: &str, at: &[&str]) -> SplitConfig {
-    SplitConfig {
-        province: province.to_string(),
-        at: at.iter().map(ToString::to_string).collect(),
-    }
+    SplitConfig { province: province.to_string(), at: at.iter().map(ToString::to_string).collect() }
 }
 
 fn placement(partition: u32, nodes: &[u64], preferred_leader: Option<u64>) -> PlacementConfig {
-    PlacementConfig {
-        partition,
-        nodes: nodes.to_vec(),
-        preferred_leader,
-    }
+    PlacementConfig { partition, nodes: nodes.to_vec(), preferred_leader }
 }
 
 #[test]
@@ -93,10 +80,7 @@ fn base_is_valid() {
 
 #[test]
 fn cluster_name_must_not_be_empty() {
-    check(
-        |c| c.cluster_name.clear(),
-        &["cluster_name: must not be empty"],
-    );
+    check(|c| c.cluster_name.clear(), &["cluster_name: must not be empty"]);
 }
 
 #[test]
@@ -106,19 +90,13 @@ fn at_least_one_node() {
             c.nodes.clear();
             c.datacenters.truncate(1);
         },
-        &[
-            "nodes: at least one node is required",
-            "partitions.replicas: 3 replicas need at least 3 nodes, found 0",
-        ],
+        &["nodes: at least one node is required", "partitions.replicas: 3 replicas need at least 3 nodes, found 0"],
     );
 }
 
 #[test]
 fn node_id_must_be_non_zero() {
-    check(
-        |c| c.nodes[0].id = 0,
-        &["nodes[0].id: node id must be non-zero"],
-    );
+    check(|c| c.nodes[0].id = 0, &["nodes[0].id: node id must be non-zero"]);
 }
 
 #[test]
@@ -134,9 +112,7 @@ fn addr_must_be_host_port() {
     );
     check(
         |c| c.nodes[1].addr = "127.0.0.1:70000".into(),
-        &[
-            r#"nodes[1].addr: invalid address "127.0.0.1:70000": port must be a number from 1 to 65535"#,
-        ],
+        &[r#"nodes[1].addr: invalid address "127.0.0.1:70000": port must be a number from 1 to 65535"#],
     );
     check(
         |c| c.nodes[2].addr = "dc north:7100".into(),
@@ -178,9 +154,7 @@ fn metrics_addr_must_be_host_port() {
 fn metrics_addrs_are_unique() {
     check(
         |c| c.nodes[1].metrics_addr = Some("127.0.0.1:9101".into()),
-        &[
-            r#"nodes[1].metrics_addr: duplicate address "127.0.0.1:9101" (also nodes[0].metrics_addr)"#,
-        ],
+        &[r#"nodes[1].metrics_addr: duplicate address "127.0.0.1:9101" (also nodes[0].metrics_addr)"#],
     );
 }
 
@@ -194,10 +168,7 @@ fn metrics_addr_differs_from_every_grpc_addr() {
 
 #[test]
 fn node_dc_must_exist() {
-    check(
-        |c| c.nodes[1].dc = "hqq".into(),
-        &[r#"nodes[1].dc: unknown datacenter "hqq""#],
-    );
+    check(|c| c.nodes[1].dc = "hqq".into(), &[r#"nodes[1].dc: unknown datacenter "hqq""#]);
 }
 
 #[test]
@@ -226,11 +197,7 @@ fn a_central_datacenter_is_required() {
 #[test]
 fn datacenter_provinces_must_exist() {
     check(
-        |c| {
-            c.datacenters[1]
-                .provinces
-                .extend(["003".to_string(), "79".to_string()])
-        },
+        |c| c.datacenters[1].provinces.extend(["003".to_string(), "79".to_string()]),
         &[
             r#"datacenters[1].provinces[2]: unknown province code "003""#,
             r#"datacenters[1].provinces[3]: unknown province code "79""#,
@@ -257,10 +224,8 @@ fn a_province_is_served_by_at_most_one_provincial_datacenter() {
 fn central_datacenters_list_no_provinces() {
     check(
         |c| c.datacenters[0].provinces.push("001".into()),
-        &[
-            "datacenters[0].provinces: only provincial datacenters serve provinces; \
-           central datacenters hold a replica of every partition",
-        ],
+        &["datacenters[0].provinces: only provincial datacenters serve provinces; \
+           central datacenters hold a replica of every partition"],
     );
 }
 
@@ -274,27 +239,17 @@ fn a_provincial_datacenter_needs_a_node() {
 
 #[test]
 fn replicas_is_3_or_5() {
-    check(
-        |c| c.partitions.replicas = 4,
-        &["partitions.replicas: must be 3 or 5, found 4"],
-    );
-    check(
-        |c| c.partitions.replicas = 1,
-        &["partitions.replicas: must be 3 or 5, found 1"],
-    );
+    check(|c| c.partitions.replicas = 4, &["partitions.replicas: must be 3 or 5, found 4"]);
+    check(|c| c.partitions.replicas = 1, &["partitions.replicas: must be 3 or 5, found 1"]);
 }
 
 #[test]
 fn enough_nodes_for_the_replicas() {
-    check(
-        |c| c.partitions.replicas = 5,
-        &["partitions.replicas: 5 replicas need at least 5 nodes, found 3"],
-    );
+    check(|c| c.partitions.replicas = 5, &["partitions.replicas: 5 replicas need at least 5 nodes, found 3"]);
     check(
         |c| {
             c.partitions.replicas = 5;
-            c.nodes
-                .extend([node(4, 7104, "hq"), node(5, 7105, "south")]);
+            c.nodes.extend([node(4, 7104, "hq"), node(5, 7105, "south")]);
         },
         &[],
     );
@@ -311,12 +266,7 @@ fn split_province_must_exist() {
 #[test]
 fn a_province_is_split_once() {
     check(
-        |c| {
-            c.partitions.splits.extend([
-                split("079", &["079500000000"]),
-                split("079", &["079600000000"]),
-            ])
-        },
+        |c| c.partitions.splits.extend([split("079", &["079500000000"]), split("079", &["079600000000"])]),
         &["partitions.splits[1].province: province 079 is already split by partitions.splits[0]"],
     );
 }
@@ -337,21 +287,13 @@ fn a_province_has_at_most_99_split_points() {
         |c| c.partitions.splits.push(split("079", &points)),
         &["partitions.splits[0].at: at most 99 split points per province, found 100"],
     );
-    check(
-        |c| c.partitions.splits.push(split("079", &points[..99])),
-        &[],
-    );
+    check(|c| c.partitions.splits.push(split("079", &points[..99])), &[]);
 }
 
 #[test]
 fn split_points_are_12_ascii_digits() {
     check(
-        |c| {
-            c.partitions.splits.push(split(
-                "079",
-                &["079500000000", "07960000000", "07970000000x"],
-            ))
-        },
+        |c| c.partitions.splits.push(split("079", &["079500000000", "07960000000", "07970000000x"])),
         &[
             r#"partitions.splits[0].at[1]: "07960000000" is not a 12-digit personal ID"#,
             r#"partitions.splits[0].at[2]: "07970000000x" is not a 12-digit personal ID"#,
@@ -389,19 +331,13 @@ fn a_split_point_is_not_the_range_start() {
 #[test]
 fn placement_partition_must_exist() {
     check(
-        |c| {
-            c.partitions
-                .placement
-                .push(placement(7901, &[1, 2, 3], None))
-        },
+        |c| c.partitions.placement.push(placement(7901, &[1, 2, 3], None)),
         &["partitions.placement[0].partition: no partition 7901 in the partition map"],
     );
     check(
         |c| {
             c.partitions.splits.push(split("079", &["079500000000"]));
-            c.partitions
-                .placement
-                .push(placement(7901, &[1, 2, 3], None));
+            c.partitions.placement.push(placement(7901, &[1, 2, 3], None));
         },
         &[],
     );
@@ -426,11 +362,7 @@ fn placement_names_exactly_replicas_nodes() {
 #[test]
 fn placement_nodes_exist() {
     check(
-        |c| {
-            c.partitions
-                .placement
-                .push(placement(100, &[1, 9, 3], None))
-        },
+        |c| c.partitions.placement.push(placement(100, &[1, 9, 3], None)),
         &["partitions.placement[0].nodes[1]: unknown node 9"],
     );
 }
@@ -438,11 +370,7 @@ fn placement_nodes_exist() {
 #[test]
 fn placement_nodes_are_distinct() {
     check(
-        |c| {
-            c.partitions
-                .placement
-                .push(placement(100, &[1, 2, 1], None))
-        },
+        |c| c.partitions.placement.push(placement(100, &[1, 2, 1], None)),
         &["partitions.placement[0].nodes[2]: duplicate node 1"],
     );
 }
@@ -450,21 +378,14 @@ fn placement_nodes_are_distinct() {
 #[test]
 fn placement_preferred_leader_is_one_of_its_nodes() {
     check(
-        |c| {
-            c.partitions
-                .placement
-                .push(placement(100, &[1, 2, 3], Some(4)))
-        },
+        |c| c.partitions.placement.push(placement(100, &[1, 2, 3], Some(4))),
         &["partitions.placement[0].preferred_leader: node 4 is not one of the placement's nodes"],
     );
 }
 
 #[test]
 fn heartbeat_is_at_least_10_ms() {
-    check(
-        |c| c.raft.heartbeat_interval_ms = 5,
-        &["raft.heartbeat_interval_ms: must be at least 10, found 5"],
-    );
+    check(|c| c.raft.heartbeat_interval_ms = 5, &["raft.heartbeat_interval_ms: must be at least 10, found 5"]);
 }
 
 #[test]
@@ -503,10 +424,7 @@ fn partition_map_refuses_an_invalid_config() {
     let mut config = base();
     config.partitions.replicas = 4;
     let errors = config.partition_map().expect_err("invalid replicas");
-    assert_eq!(
-        errors.to_string(),
-        "partitions.replicas: must be 3 or 5, found 4"
-    );
+    assert_eq!(errors.to_string(), "partitions.replicas: must be 3 or 5, found 4");
 }
 
 /// Parses `text` and expects a parse error whose message contains every fragment.
@@ -528,31 +446,16 @@ fn unknown_fields_are_parse_errors_with_a_location() {
         &format!("{BASE}\n[raft]\nheartbeat_ms = 100\n"),
         &["unknown field `heartbeat_ms`", "line 29, column 1"],
     );
-    check_parse_error(
-        &BASE.replace("metrics_addr = \"127.0.0.1:9101\"", "metric_addr = \"x\""),
-        &["unknown field"],
-    );
-    check_parse_error(
-        &format!("{BASE}\n[partitions]\nreplica = 3\n"),
-        &["unknown field `replica`"],
-    );
-    check_parse_error(
-        &format!("cluster = \"x\"\n{BASE}"),
-        &["unknown field `cluster`"],
-    );
+    check_parse_error(&BASE.replace("metrics_addr = \"127.0.0.1:9101\"", "metric_addr = \"x\""), &["unknown field"]);
+    check_parse_error(&format!("{BASE}\n[partitions]\nreplica = 3\n"), &["unknown field `replica`"]);
+    check_parse_error(&format!("cluster = \"x\"\n{BASE}"), &["unknown field `cluster`"]);
 }
 
 #[test]
 fn wrong_kinds_and_missing_sections_are_parse_errors() {
-    check_parse_error(
-        &BASE.replace("kind = \"central\"", "kind = \"Central\""),
-        &["unknown variant `Central`"],
-    );
+    check_parse_error(&BASE.replace("kind = \"central\"", "kind = \"Central\""), &["unknown variant `Central`"]);
     check_parse_error(&BASE.replace("id = 3", "id = -3"), &["line 15"]);
-    check_parse_error(
-        "[[nodes]]\nid = 1\naddr = \"127.0.0.1:1\"\ndc = \"x\"\n",
-        &["missing field `datacenters`"],
-    );
+    check_parse_error("[[nodes]]\nid = 1\naddr = \"127.0.0.1:1\"\ndc = \"x\"\n", &["missing field `datacenters`"]);
     check_parse_error("nodes = [", &["line 1"]);
 }
 

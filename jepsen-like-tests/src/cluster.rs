@@ -4,7 +4,7 @@
 //! `config.toml` (generated unless [`ClusterSpec::fixed_config`] is given), `node-N/` (data), `node-N.log` (stdout
 //! and stderr, appended across restarts, each start marked by a line).
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -108,10 +108,7 @@ impl BaseDir {
 
     fn path(&self) -> &Path {
         match self {
-            BaseDir::Temporary(dir) => dir
-                .as_ref()
-                .expect("the temporary directory lives until drop")
-                .path(),
+            BaseDir::Temporary(dir) => dir.as_ref().expect("the temporary directory lives until drop").path(),
             BaseDir::Given(path) => path,
         }
     }
@@ -134,11 +131,9 @@ impl LocalCluster {
     /// on new ports, up to three times.
     pub fn start(spec: ClusterSpec) -> Result<LocalCluster, HarnessError> {
         let base = BaseDir::create(spec.base_dir.as_deref())?;
-        let keep_dir =
-            spec.keep_dir || std::env::var(KEEP_CLUSTER_ENV).is_ok_and(|value| value == "1");
+        let keep_dir = spec.keep_dir || std::env::var(KEEP_CLUSTER_ENV).is_ok_and(|value| value == "1");
         if let Some(path) = &spec.fixed_config {
-            let config = ClusterConfig::load(path)
-                .map_err(|error| HarnessError::Config(error.to_string()))?;
+            let config = ClusterConfig::load(path).map_err(|error| HarnessError::Config(error.to_string()))?;
             let mut cluster = LocalCluster::new(base, path.clone(), config, &spec, keep_dir);
             cluster.spawn_all()?;
             return Ok(cluster);
@@ -149,9 +144,7 @@ impl LocalCluster {
             match cluster.spawn_all() {
                 Ok(()) => return Ok(cluster),
                 Err(error) if attempt < START_ATTEMPTS_MAX && is_port_conflict(&error) => {
-                    eprintln!(
-                        "dancu-jepsen: a port was taken ({error}); starting again on new ports"
-                    );
+                    eprintln!("dancu-jepsen: a port was taken ({error}); starting again on new ports");
                     cluster.kill_all();
                     cluster.remove_node_dirs()?;
                     let base = std::mem::replace(&mut cluster.base, BaseDir::Temporary(None));
@@ -164,20 +157,13 @@ impl LocalCluster {
     }
 
     /// A cluster on fresh ports with its configuration written to `base/config.toml`; nothing started yet.
-    fn generate(
-        base: BaseDir,
-        spec: &ClusterSpec,
-        keep_dir: bool,
-    ) -> Result<LocalCluster, HarnessError> {
+    fn generate(base: BaseDir, spec: &ClusterSpec, keep_dir: bool) -> Result<LocalCluster, HarnessError> {
         let ports = free_loopback_ports(spec.n_nodes)?;
         let config = loopback_config(&ports, spec.replicas, spec.raft.clone().unwrap_or_default());
-        config
-            .validate()
-            .map_err(|errors| HarnessError::Config(errors.to_string()))?;
+        config.validate().map_err(|errors| HarnessError::Config(errors.to_string()))?;
         let config_path = base.path().join("config.toml");
-        std::fs::write(&config_path, config.to_toml_string()).map_err(|source| {
-            HarnessError::io(format!("writing {}", config_path.display()), source)
-        })?;
+        std::fs::write(&config_path, config.to_toml_string())
+            .map_err(|source| HarnessError::io(format!("writing {}", config_path.display()), source))?;
         Ok(LocalCluster::new(base, config_path, config, spec, keep_dir))
     }
 
@@ -203,27 +189,20 @@ impl LocalCluster {
             config_path: config_path.clone(),
             extra_args: spec.extra_node_args.clone(),
         };
-        LocalCluster {
-            base,
-            config_path,
-            config,
-            launch,
-            nodes,
-            keep_dir,
-        }
+        LocalCluster { base, config_path, config, launch, nodes, keep_dir }
     }
 
     fn spawn_all(&mut self) -> Result<(), HarnessError> {
         for node in &mut self.nodes {
             node.spawn(&self.launch)?;
         }
-        self.await_listening()
+        self.await_listening(&self.node_ids())
     }
 
-    /// Blocks until every node accepts TCP connections; fails as soon as one exits.
-    fn await_listening(&self) -> Result<(), HarnessError> {
+    /// Blocks until each of `nodes` accepts TCP connections; fails as soon as one exits.
+    fn await_listening(&self, nodes: &[u64]) -> Result<(), HarnessError> {
         let deadline = Instant::now() + LISTEN_TIMEOUT;
-        let mut waiting: Vec<&NodeProcess> = self.nodes.iter().collect();
+        let mut waiting: Vec<&NodeProcess> = self.nodes.iter().filter(|node| nodes.contains(&node.id)).collect();
         while !waiting.is_empty() {
             for node in &waiting {
                 if let Some(status) = node.exit_status() {
@@ -232,15 +211,9 @@ impl LocalCluster {
             }
             waiting.retain(|node| !accepts_tcp(&node.addr));
             if Instant::now() >= deadline {
-                let waiting: Vec<String> = waiting
-                    .iter()
-                    .map(|node| format!("node {} at {}", node.id, node.addr))
-                    .collect();
-                let last = format!(
-                    "not listening: {}; logs in {}",
-                    waiting.join(", "),
-                    self.base_dir().display()
-                );
+                let waiting: Vec<String> =
+                    waiting.iter().map(|node| format!("node {} at {}", node.id, node.addr)).collect();
+                let last = format!("not listening: {}; logs in {}", waiting.join(", "), self.base_dir().display());
                 return Err(HarnessError::Timeout {
                     what: "nodes to listen".to_string(),
                     timeout: LISTEN_TIMEOUT,
@@ -264,9 +237,8 @@ impl LocalCluster {
     fn remove_node_dirs(&self) -> Result<(), HarnessError> {
         for node in &self.nodes {
             if node.data_dir.exists() {
-                std::fs::remove_dir_all(&node.data_dir).map_err(|source| {
-                    HarnessError::io(format!("removing {}", node.data_dir.display()), source)
-                })?;
+                std::fs::remove_dir_all(&node.data_dir)
+                    .map_err(|source| HarnessError::io(format!("removing {}", node.data_dir.display()), source))?;
             }
         }
         Ok(())
@@ -292,11 +264,12 @@ fn is_port_conflict(error: &HarnessError) -> bool {
     log_tail.contains("address already in use") || log_tail.contains("addrinuse")
 }
 
-/// Whether something accepts TCP connections at `addr`.
+/// Whether something accepts TCP connections at `addr` (`host:port`; a name is resolved).
 fn accepts_tcp(addr: &str) -> bool {
-    addr.parse::<SocketAddr>().is_ok_and(|socket_addr| {
-        TcpStream::connect_timeout(&socket_addr, LISTEN_CONNECT_TIMEOUT).is_ok()
-    })
+    let Ok(resolved) = addr.to_socket_addrs() else {
+        return false;
+    };
+    resolved.into_iter().any(|socket_addr| TcpStream::connect_timeout(&socket_addr, LISTEN_CONNECT_TIMEOUT).is_ok())
 }
 
 /// Where things are.
@@ -306,6 +279,7 @@ impl LocalCluster {
         &self.config_path
     }
 
+    /// The configuration every node runs with, as parsed.
     pub fn config(&self) -> &ClusterConfig {
         &self.config
     }
@@ -322,10 +296,7 @@ impl LocalCluster {
 
     /// The gRPC address (`host:port`) of a node of this cluster. Panics on an unknown id (a test bug).
     pub fn addr(&self, node: u64) -> String {
-        self.node(node)
-            .unwrap_or_else(|error| panic!("{error}"))
-            .addr
-            .clone()
+        self.node(node).unwrap_or_else(|error| panic!("{error}")).addr.clone()
     }
 
     /// Every node's gRPC address, by node id.
@@ -344,25 +315,16 @@ impl LocalCluster {
     }
 
     fn node(&self, id: u64) -> Result<&NodeProcess, HarnessError> {
-        self.nodes
-            .iter()
-            .find(|node| node.id == id)
-            .ok_or_else(|| self.unknown(id))
+        self.nodes.iter().find(|node| node.id == id).ok_or_else(|| self.unknown(id))
     }
 
     fn node_mut(&mut self, id: u64) -> Result<&mut NodeProcess, HarnessError> {
         let error = self.unknown(id);
-        self.nodes
-            .iter_mut()
-            .find(|node| node.id == id)
-            .ok_or(error)
+        self.nodes.iter_mut().find(|node| node.id == id).ok_or(error)
     }
 
     fn unknown(&self, node: u64) -> HarnessError {
-        HarnessError::UnknownNode {
-            node,
-            known: self.node_ids(),
-        }
+        HarnessError::UnknownNode { node, known: self.node_ids() }
     }
 }
 
@@ -388,11 +350,12 @@ impl LocalCluster {
         self.node_mut(node)?.resume()
     }
 
-    /// Starts a down node again with the same data directory; returns once it is spawned (use
-    /// [`LocalCluster::wait_healthy`] to wait until it serves).
+    /// Starts a down node again with the same data directory; returns once it accepts TCP connections (use
+    /// [`LocalCluster::wait_healthy`] to wait until its partitions have leaders again).
     pub fn restart(&mut self, node: u64) -> Result<(), HarnessError> {
         let launch = self.launch.clone();
-        self.node_mut(node)?.spawn(&launch)
+        self.node_mut(node)?.spawn(&launch)?;
+        self.await_listening(&[node])
     }
 
     /// Whether the node's process is alive and not paused (an exited process is reaped here).
@@ -408,11 +371,7 @@ impl LocalCluster {
 
     /// Nodes the harness started and has not killed, stopped or paused.
     pub fn running_nodes(&self) -> Vec<u64> {
-        self.nodes
-            .iter()
-            .filter(|node| node.state() == NodeState::Running)
-            .map(|node| node.id)
-            .collect()
+        self.nodes.iter().filter(|node| node.state() == NodeState::Running).map(|node| node.id).collect()
     }
 }
 
@@ -421,19 +380,12 @@ impl LocalCluster {
     /// One node's Status answer.
     pub async fn status(&self, node: u64) -> Result<StatusResponse, HarnessError> {
         let addr = self.node(node)?.addr.clone();
-        let failed = |message: String| HarnessError::Status {
-            node,
-            addr: addr.clone(),
-            message,
-        };
+        let failed = |message: String| HarnessError::Status { node, addr: addr.clone(), message };
         let endpoint = Endpoint::from_shared(format!("http://{addr}"))
             .map_err(|error| failed(error.to_string()))?
             .connect_timeout(STATUS_CONNECT_TIMEOUT)
             .timeout(STATUS_RPC_TIMEOUT);
-        let channel = endpoint
-            .connect()
-            .await
-            .map_err(|error| failed(format!("connect: {error}")))?;
+        let channel = endpoint.connect().await.map_err(|error| failed(format!("connect: {error}")))?;
         let response = RegistryClient::new(channel)
             .status(StatusRequest {})
             .await
@@ -444,8 +396,7 @@ impl LocalCluster {
     /// Status of every running node, concurrently, as `(node, answer or error)`.
     async fn observe(&self) -> Vec<health::Observation> {
         let running = self.running_nodes();
-        let answers =
-            futures::future::join_all(running.iter().map(|&node| self.status(node))).await;
+        let answers = futures::future::join_all(running.iter().map(|&node| self.status(node))).await;
         running
             .into_iter()
             .zip(answers)
@@ -460,10 +411,7 @@ impl LocalCluster {
             .iter()
             .filter_map(|(node, answer)| {
                 let status = answer.as_ref().ok()?;
-                let own = status
-                    .partitions
-                    .iter()
-                    .find(|p| p.id == partition && p.local_role == "leader")?;
+                let own = status.partitions.iter().find(|p| p.id == partition && p.local_role == "leader")?;
                 Some((own.term, *node))
             })
             .max()
@@ -485,11 +433,7 @@ impl LocalCluster {
                 return Ok(Ok(()));
             }
             let logs = self.base_dir().join("node-*.log");
-            Err(format!(
-                "{}\n(logs: {})",
-                health::summarize(&problems),
-                logs.display()
-            ))
+            Err(format!("{}\n(logs: {})", health::summarize(&problems), logs.display()))
         })
         .await?;
         verdict
@@ -497,21 +441,14 @@ impl LocalCluster {
 
     /// A node the harness believes running whose process has exited, as an error quoting its log.
     fn exited_node(&self) -> Option<HarnessError> {
-        self.nodes
-            .iter()
-            .filter(|node| node.state() == NodeState::Running)
-            .find_map(|node| {
-                let status = node.exit_status()?;
-                Some(self.exited(node, status.to_string()))
-            })
+        self.nodes.iter().filter(|node| node.state() == NodeState::Running).find_map(|node| {
+            let status = node.exit_status()?;
+            Some(self.exited(node, status.to_string()))
+        })
     }
 
     /// Polls `condition` every 100 ms until it is true; see [`crate::poll_until`] for a version that explains.
-    pub async fn wait_until<F, Fut>(
-        timeout: Duration,
-        what: &str,
-        condition: F,
-    ) -> Result<(), HarnessError>
+    pub async fn wait_until<F, Fut>(timeout: Duration, what: &str, condition: F) -> Result<(), HarnessError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = bool>,
@@ -525,14 +462,9 @@ impl Drop for LocalCluster {
         self.kill_all();
         let keep = self.keep_dir || std::thread::panicking();
         // Dropping a `TempDir` removes it; keeping it turns it into a plain path.
-        if let BaseDir::Temporary(Some(dir)) =
-            std::mem::replace(&mut self.base, BaseDir::Temporary(None))
-        {
+        if let BaseDir::Temporary(Some(dir)) = std::mem::replace(&mut self.base, BaseDir::Temporary(None)) {
             if keep {
-                eprintln!(
-                    "dancu-jepsen: kept the cluster's data and logs in {}",
-                    dir.keep().display()
-                );
+                eprintln!("dancu-jepsen: kept the cluster's data and logs in {}", dir.keep().display());
             }
         }
     }
@@ -555,38 +487,22 @@ mod tests {
 
     #[test]
     fn a_node_that_dies_at_start_is_reported_with_its_log() {
-        let _serial = FAKE_NODE_LOCK
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _serial = FAKE_NODE_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let bin_dir = tempfile::tempdir().unwrap();
         let base_dir = bin_dir.path().join("cluster");
         let spec = ClusterSpec {
             base_dir: Some(base_dir.clone()),
-            ..ClusterSpec::new(fake_node(
-                bin_dir.path(),
-                "echo 'fatal: no storage' >&2; exit 3",
-            ))
+            ..ClusterSpec::new(fake_node(bin_dir.path(), "echo 'fatal: no storage' >&2; exit 3"))
         };
-        let error = LocalCluster::start(spec)
-            .err()
-            .expect("a cluster of dying nodes cannot start");
-        let HarnessError::NodeExited {
-            node,
-            status,
-            log,
-            log_tail,
-        } = &error
-        else {
+        let error = LocalCluster::start(spec).err().expect("a cluster of dying nodes cannot start");
+        let HarnessError::NodeExited { node, status, log, log_tail } = &error else {
             panic!("expected NodeExited, got {error}");
         };
         assert_eq!(*node, 1);
         assert!(status.contains('3'), "{status}");
         assert_eq!(*log, base_dir.join("node-1.log"));
         assert!(log_tail.contains("fatal: no storage"), "{log_tail}");
-        assert!(
-            base_dir.join("config.toml").is_file(),
-            "the generated configuration is written"
-        );
+        assert!(base_dir.join("config.toml").is_file(), "the generated configuration is written");
     }
 
     #[test]
@@ -597,12 +513,8 @@ mod tests {
             log: PathBuf::from("node-1.log"),
             log_tail: log_tail.to_string(),
         };
-        assert!(is_port_conflict(&exited(
-            "error: binding 127.0.0.1:7101: Address already in use (os error 98)"
-        )));
+        assert!(is_port_conflict(&exited("error: binding 127.0.0.1:7101: Address already in use (os error 98)")));
         assert!(!is_port_conflict(&exited("error: corrupt data directory")));
-        assert!(!is_port_conflict(&HarnessError::Config(
-            "Address already in use".to_string()
-        )));
+        assert!(!is_port_conflict(&HarnessError::Config("Address already in use".to_string())));
     }
 }

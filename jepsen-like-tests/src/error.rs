@@ -95,9 +95,6 @@ pub enum HarnessError {
 
 impl HarnessError {
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> HarnessError {
-        HarnessError::Io {
-            context: context.into(),
-            source,
-        }
+        HarnessError::Io { context: context.into(), source }
     }
 }

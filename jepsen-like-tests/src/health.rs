@@ -23,18 +23,11 @@ pub enum Problem {
     /// A running node hosting the partition knows no leader for it.
     NoLeader { partition: u32, node: u64 },
     /// Running nodes name different leaders (`None`: knows none).
-    Disagreement {
-        partition: u32,
-        leaders: Vec<(u64, Option<u64>)>,
-    },
+    Disagreement { partition: u32, leaders: Vec<(u64, Option<u64>)> },
     /// The named leader is not a running node.
     LeaderNotRunning { partition: u32, leader: u64 },
     /// The named leader answered, but does not report itself as leader.
-    LeaderDoesNotLead {
-        partition: u32,
-        leader: u64,
-        role: String,
-    },
+    LeaderDoesNotLead { partition: u32, leader: u64, role: String },
 }
 
 impl fmt::Display for Problem {
@@ -47,23 +40,13 @@ impl fmt::Display for Problem {
                 write!(f, "partition {partition}: node {node} knows no leader")
             }
             Problem::Disagreement { partition, leaders } => {
-                write!(
-                    f,
-                    "partition {partition}: nodes disagree on the leader {leaders:?}"
-                )
+                write!(f, "partition {partition}: nodes disagree on the leader {leaders:?}")
             }
             Problem::LeaderNotRunning { partition, leader } => {
                 write!(f, "partition {partition}: leader {leader} is not running")
             }
-            Problem::LeaderDoesNotLead {
-                partition,
-                leader,
-                role,
-            } => {
-                write!(
-                    f,
-                    "partition {partition}: named leader {leader} says it is {role:?}"
-                )
+            Problem::LeaderDoesNotLead { partition, leader, role } => {
+                write!(f, "partition {partition}: named leader {leader} says it is {role:?}")
             }
         }
     }
@@ -85,21 +68,10 @@ pub fn problems(running: &[u64], observations: &[Observation]) -> Vec<Problem> {
     let mut views: BTreeMap<u32, Vec<View<'_>>> = BTreeMap::new();
     for (node, answer) in observations {
         match answer {
-            Err(error) => found.push(Problem::NoAnswer {
-                node: *node,
-                error: error.clone(),
-            }),
+            Err(error) => found.push(Problem::NoAnswer { node: *node, error: error.clone() }),
             Ok(status) => {
-                for partition in status
-                    .partitions
-                    .iter()
-                    .filter(|partition| hosts(*node, partition))
-                {
-                    let view = View {
-                        node: *node,
-                        leader: partition.leader,
-                        role: &partition.local_role,
-                    };
+                for partition in status.partitions.iter().filter(|partition| hosts(*node, partition)) {
+                    let view = View { node: *node, leader: partition.leader, role: &partition.local_role };
                     views.entry(partition.id).or_default().push(view);
                 }
             }
@@ -115,18 +87,12 @@ fn partition_problems(partition: u32, views: &[View<'_>], running: &[u64]) -> Ve
     let mut found: Vec<Problem> = views
         .iter()
         .filter(|view| view.leader.is_none())
-        .map(|view| Problem::NoLeader {
-            partition,
-            node: view.node,
-        })
+        .map(|view| Problem::NoLeader { partition, node: view.node })
         .collect();
     let Some(leader) = views.iter().find_map(|view| view.leader) else {
         return found;
     };
-    if views
-        .iter()
-        .any(|view| view.leader.is_some_and(|named| named != leader))
-    {
+    if views.iter().any(|view| view.leader.is_some_and(|named| named != leader)) {
         let leaders = views.iter().map(|view| (view.node, view.leader)).collect();
         found.push(Problem::Disagreement { partition, leaders });
         return found;
@@ -137,11 +103,7 @@ fn partition_problems(partition: u32, views: &[View<'_>], running: &[u64]) -> Ve
     }
     if let Some(own) = views.iter().find(|view| view.node == leader) {
         if own.role != "leader" {
-            found.push(Problem::LeaderDoesNotLead {
-                partition,
-                leader,
-                role: own.role.to_string(),
-            });
+            found.push(Problem::LeaderDoesNotLead { partition, leader, role: own.role.to_string() });
         }
     }
     found
@@ -152,24 +114,14 @@ fn hosts(node: u64, partition: &PartitionStatus) -> bool {
     partition.replicas.contains(&node)
         || partition.voters.contains(&node)
         || partition.learners.contains(&node)
-        || matches!(
-            partition.local_role.as_str(),
-            "leader" | "follower" | "candidate" | "learner"
-        )
+        || matches!(partition.local_role.as_str(), "leader" | "follower" | "candidate" | "learner")
 }
 
 /// The first problems, one per line, and how many more there are.
 pub fn summarize(problems: &[Problem]) -> String {
-    let mut lines: Vec<String> = problems
-        .iter()
-        .take(PROBLEMS_SHOWN_MAX)
-        .map(ToString::to_string)
-        .collect();
+    let mut lines: Vec<String> = problems.iter().take(PROBLEMS_SHOWN_MAX).map(ToString::to_string).collect();
     if problems.len() > PROBLEMS_SHOWN_MAX {
-        lines.push(format!(
-            "… and {} more problems",
-            problems.len() - PROBLEMS_SHOWN_MAX
-        ));
+        lines.push(format!("… and {} more problems", problems.len() - PROBLEMS_SHOWN_MAX));
     }
     lines.join("\n")
 }
@@ -190,14 +142,7 @@ mod tests {
                 ..PartitionStatus::default()
             })
             .collect();
-        (
-            node,
-            Ok(StatusResponse {
-                node_id: node,
-                partitions,
-                ..StatusResponse::default()
-            }),
-        )
+        (node, Ok(StatusResponse { node_id: node, partitions, ..StatusResponse::default() }))
     }
 
     fn check(running: &[u64], observations: &[Observation], expected: &[Problem]) {
@@ -215,60 +160,27 @@ mod tests {
 
     #[test]
     fn a_node_without_a_leader_is_named() {
-        let observations = [
-            status(1, &[(100, Some(1), "leader")]),
-            status(2, &[(100, None, "follower")]),
-        ];
-        check(
-            &[1, 2],
-            &observations,
-            &[Problem::NoLeader {
-                partition: 100,
-                node: 2,
-            }],
-        );
+        let observations = [status(1, &[(100, Some(1), "leader")]), status(2, &[(100, None, "follower")])];
+        check(&[1, 2], &observations, &[Problem::NoLeader { partition: 100, node: 2 }]);
     }
 
     #[test]
     fn disagreement_is_reported_with_every_view() {
-        let observations = [
-            status(1, &[(100, Some(1), "leader")]),
-            status(2, &[(100, Some(2), "leader")]),
-        ];
-        let expected = Problem::Disagreement {
-            partition: 100,
-            leaders: vec![(1, Some(1)), (2, Some(2))],
-        };
+        let observations = [status(1, &[(100, Some(1), "leader")]), status(2, &[(100, Some(2), "leader")])];
+        let expected = Problem::Disagreement { partition: 100, leaders: vec![(1, Some(1)), (2, Some(2))] };
         check(&[1, 2], &observations, &[expected]);
     }
 
     #[test]
     fn a_dead_leader_still_named_by_followers_is_not_healthy() {
-        let observations = [
-            status(1, &[(100, Some(3), "follower")]),
-            status(2, &[(100, Some(3), "follower")]),
-        ];
-        check(
-            &[1, 2],
-            &observations,
-            &[Problem::LeaderNotRunning {
-                partition: 100,
-                leader: 3,
-            }],
-        );
+        let observations = [status(1, &[(100, Some(3), "follower")]), status(2, &[(100, Some(3), "follower")])];
+        check(&[1, 2], &observations, &[Problem::LeaderNotRunning { partition: 100, leader: 3 }]);
     }
 
     #[test]
     fn a_named_leader_must_say_it_leads() {
-        let observations = [
-            status(1, &[(100, Some(2), "follower")]),
-            status(2, &[(100, Some(2), "candidate")]),
-        ];
-        let expected = Problem::LeaderDoesNotLead {
-            partition: 100,
-            leader: 2,
-            role: "candidate".to_string(),
-        };
+        let observations = [status(1, &[(100, Some(2), "follower")]), status(2, &[(100, Some(2), "candidate")])];
+        let expected = Problem::LeaderDoesNotLead { partition: 100, leader: 2, role: "candidate".to_string() };
         check(&[1, 2], &observations, &[expected]);
     }
 
@@ -279,21 +191,12 @@ mod tests {
             answer.partitions[0].replicas = vec![2, 3, 4];
         }
         let silent = (2, Err("connection refused".to_string()));
-        check(
-            &[1, 2],
-            &[absent, silent],
-            &[Problem::NoAnswer {
-                node: 2,
-                error: "connection refused".to_string(),
-            }],
-        );
+        check(&[1, 2], &[absent, silent], &[Problem::NoAnswer { node: 2, error: "connection refused".to_string() }]);
     }
 
     #[test]
     fn summary_counts_what_it_does_not_show() {
-        let many: Vec<Problem> = (0..20)
-            .map(|partition| Problem::NoLeader { partition, node: 1 })
-            .collect();
+        let many: Vec<Problem> = (0..20).map(|partition| Problem::NoLeader { partition, node: 1 }).collect();
         let summary = summarize(&many);
         assert_eq!(summary.lines().count(), PROBLEMS_SHOWN_MAX + 1);
         assert!(summary.ends_with("… and 8 more problems"), "{summary}");

@@ -13,11 +13,7 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Checks `attempt` until it returns `Ok`, and returns that value. `Err(why)` means "not yet", and the last `why`
 /// ends up in the timeout error. An attempt still running at the deadline is abandoned.
-pub async fn poll_until<T, F, Fut>(
-    timeout: Duration,
-    what: &str,
-    mut attempt: F,
-) -> Result<T, HarnessError>
+pub async fn poll_until<T, F, Fut>(timeout: Duration, what: &str, mut attempt: F) -> Result<T, HarnessError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, String>>,
@@ -29,29 +25,18 @@ where
         match tokio::time::timeout(remaining, attempt()).await {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(why)) => last = why,
-            Err(_) => {
-                last =
-                    format!("the last check was still running at the deadline (before it: {last})")
-            }
+            Err(_) => last = format!("the last check was still running at the deadline (before it: {last})"),
         }
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
-            return Err(HarnessError::Timeout {
-                what: what.to_string(),
-                timeout,
-                last,
-            });
+            return Err(HarnessError::Timeout { what: what.to_string(), timeout, last });
         }
         tokio::time::sleep(POLL_INTERVAL.min(remaining)).await;
     }
 }
 
 /// Checks `condition` until it is true; see [`poll_until`].
-pub async fn wait_until<F, Fut>(
-    timeout: Duration,
-    what: &str,
-    mut condition: F,
-) -> Result<(), HarnessError>
+pub async fn wait_until<F, Fut>(timeout: Duration, what: &str, mut condition: F) -> Result<(), HarnessError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
@@ -101,24 +86,13 @@ mod tests {
         .unwrap_err();
         assert!(started.elapsed() >= Duration::from_millis(250));
         let message = error.to_string();
-        assert!(
-            message.contains("the impossible") && message.contains("still impossible"),
-            "{message}"
-        );
+        assert!(message.contains("the impossible") && message.contains("still impossible"), "{message}");
     }
 
     #[tokio::test]
     async fn a_hung_check_is_abandoned_at_the_deadline() {
-        let error = wait_until(
-            Duration::from_millis(200),
-            "a hung check",
-            std::future::pending::<bool>,
-        )
-        .await
-        .unwrap_err();
-        assert!(
-            error.to_string().contains("still running at the deadline"),
-            "{error}"
-        );
+        let error =
+            wait_until(Duration::from_millis(200), "a hung check", std::future::pending::<bool>).await.unwrap_err();
+        assert!(error.to_string().contains("still running at the deadline"), "{error}");
     }
 }

@@ -13,10 +13,7 @@ const PORTS_PER_REQUEST_MAX: usize = 64;
 
 /// `n_ports` distinct loopback TCP ports that were free a moment ago.
 pub fn free_loopback_ports(n_ports: usize) -> Result<Vec<u16>, HarnessError> {
-    assert!(
-        n_ports <= PORTS_PER_REQUEST_MAX,
-        "asked for {n_ports} ports, at most {PORTS_PER_REQUEST_MAX}"
-    );
+    assert!(n_ports <= PORTS_PER_REQUEST_MAX, "asked for {n_ports} ports, at most {PORTS_PER_REQUEST_MAX}");
     let listeners = (0..n_ports)
         .map(|_| TcpListener::bind((Ipv4Addr::LOCALHOST, 0)))
         .collect::<Result<Vec<_>, _>>()

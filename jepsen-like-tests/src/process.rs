@@ -59,14 +59,7 @@ pub(crate) struct NodeProcess {
 
 impl NodeProcess {
     pub(crate) fn new(id: u64, addr: String, data_dir: PathBuf, log_path: PathBuf) -> NodeProcess {
-        NodeProcess {
-            id,
-            addr,
-            data_dir,
-            log_path,
-            child: Mutex::new(None),
-            paused: false,
-        }
+        NodeProcess { id, addr, data_dir, log_path, child: Mutex::new(None), paused: false }
     }
 
     pub(crate) fn state(&self) -> NodeState {
@@ -82,13 +75,11 @@ impl NodeProcess {
         if self.state() != NodeState::Down {
             return Err(self.wrong_state("start"));
         }
-        std::fs::create_dir_all(&self.data_dir).map_err(|source| {
-            HarnessError::io(format!("creating {}", self.data_dir.display()), source)
-        })?;
+        std::fs::create_dir_all(&self.data_dir)
+            .map_err(|source| HarnessError::io(format!("creating {}", self.data_dir.display()), source))?;
         let log = self.open_log()?;
-        let log_for_stderr = log
-            .try_clone()
-            .map_err(|source| HarnessError::io("duplicating the log file handle", source))?;
+        let log_for_stderr =
+            log.try_clone().map_err(|source| HarnessError::io("duplicating the log file handle", source))?;
         let mut command = Command::new(&launch.node_bin);
         command
             .arg("--config")
@@ -104,15 +95,12 @@ impl NodeProcess {
         if std::env::var_os("RUST_BACKTRACE").is_none() {
             command.env("RUST_BACKTRACE", "1");
         }
+        // Logs are files: no terminal colour codes in them (tracing-subscriber honours NO_COLOR).
+        if std::env::var_os("NO_COLOR").is_none() {
+            command.env("NO_COLOR", "1");
+        }
         let child = command.spawn().map_err(|source| {
-            HarnessError::io(
-                format!(
-                    "spawning {} for node {}",
-                    launch.node_bin.display(),
-                    self.id
-                ),
-                source,
-            )
+            HarnessError::io(format!("spawning {} for node {}", launch.node_bin.display(), self.id), source)
         })?;
         *self.lock() = Some(child);
         self.paused = false;
@@ -124,20 +112,10 @@ impl NodeProcess {
             .create(true)
             .append(true)
             .open(&self.log_path)
-            .map_err(|source| {
-                HarnessError::io(format!("opening {}", self.log_path.display()), source)
-            })?;
-        let unix_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| since.as_millis());
-        writeln!(
-            log,
-            "=== dancu-jepsen harness: starting node {} at unix_ms {unix_ms} ===",
-            self.id
-        )
-        .map_err(|source| {
-            HarnessError::io(format!("writing {}", self.log_path.display()), source)
-        })?;
+            .map_err(|source| HarnessError::io(format!("opening {}", self.log_path.display()), source))?;
+        let unix_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_millis());
+        writeln!(log, "=== dancu-jepsen harness: starting node {} at unix_ms {unix_ms} ===", self.id)
+            .map_err(|source| HarnessError::io(format!("writing {}", self.log_path.display()), source))?;
         Ok(log)
     }
 
@@ -148,9 +126,7 @@ impl NodeProcess {
     /// The exit status if the process has exited (it is then reaped and the node is down).
     pub(crate) fn exit_status(&self) -> Option<ExitStatus> {
         let mut child = self.lock();
-        let status = child
-            .as_mut()
-            .and_then(|running| running.try_wait().ok().flatten())?;
+        let status = child.as_mut().and_then(|running| running.try_wait().ok().flatten())?;
         *child = None;
         Some(status)
     }
@@ -163,12 +139,8 @@ impl NodeProcess {
         self.paused = false;
         let context = format!("killing node {} (pid {})", self.id, child.id());
         // `kill` fails only if the process was already reaped, which `take` above rules out.
-        child
-            .kill()
-            .map_err(|source| HarnessError::io(context.clone(), source))?;
-        child
-            .wait()
-            .map_err(|source| HarnessError::io(context, source))?;
+        child.kill().map_err(|source| HarnessError::io(context.clone(), source))?;
+        child.wait().map_err(|source| HarnessError::io(context, source))?;
         Ok(())
     }
 
@@ -189,11 +161,7 @@ impl NodeProcess {
             }
             std::thread::sleep(EXIT_CHECK_INTERVAL);
         }
-        tracing::warn!(
-            node = self.id,
-            ?grace,
-            "node did not exit after SIGTERM; sending SIGKILL"
-        );
+        tracing::warn!(node = self.id, ?grace, "node did not exit after SIGTERM; sending SIGKILL");
         self.kill()
     }
 
@@ -225,29 +193,18 @@ impl NodeProcess {
         let rc = unsafe { libc::kill(raw_pid, signal) };
         if rc != 0 {
             let source = std::io::Error::last_os_error();
-            return Err(HarnessError::Signal {
-                node: self.id,
-                pid,
-                signal: name,
-                source,
-            });
+            return Err(HarnessError::Signal { node: self.id, pid, signal: name, source });
         }
         Ok(())
     }
 
     fn wrong_state(&self, action: &'static str) -> HarnessError {
-        HarnessError::WrongState {
-            node: self.id,
-            state: self.state().name(),
-            action,
-        }
+        HarnessError::WrongState { node: self.id, state: self.state().name(), action }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Child>> {
         // A panic while holding this lock leaves the Option itself intact, so poisoning carries no meaning here.
-        self.child
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.child.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -302,43 +259,23 @@ pub(crate) mod tests {
     #[test]
     fn tail_of_a_missing_file_says_so() {
         let tail = tail_lines(Path::new("/nonexistent/node-9.log"), 5);
-        assert!(
-            tail.starts_with("<cannot read /nonexistent/node-9.log"),
-            "{tail}"
-        );
+        assert!(tail.starts_with("<cannot read /nonexistent/node-9.log"), "{tail}");
     }
 
     #[test]
     fn a_process_is_paused_resumed_and_stopped_by_signals() {
-        let _serial = FAKE_NODE_LOCK
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _serial = FAKE_NODE_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let dir = tempfile::tempdir().unwrap();
         // A stand-in node that ignores its arguments and sleeps until signalled.
         let fake_node = dir.path().join("fake-node");
         std::fs::write(&fake_node, "#!/bin/sh\nexec sleep 30\n").unwrap();
-        std::fs::set_permissions(
-            &fake_node,
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
-        let launch = Launch {
-            node_bin: fake_node,
-            config_path: PathBuf::from("/dev/null"),
-            extra_args: Vec::new(),
-        };
-        let mut node = NodeProcess::new(
-            1,
-            "127.0.0.1:1".into(),
-            dir.path().join("node-1"),
-            dir.path().join("node-1.log"),
-        );
+        std::fs::set_permissions(&fake_node, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let launch = Launch { node_bin: fake_node, config_path: PathBuf::from("/dev/null"), extra_args: Vec::new() };
+        let mut node =
+            NodeProcess::new(1, "127.0.0.1:1".into(), dir.path().join("node-1"), dir.path().join("node-1.log"));
         node.spawn(&launch).unwrap();
         assert_eq!(node.state(), NodeState::Running);
-        assert!(
-            node.spawn(&launch).is_err(),
-            "a running node cannot be started twice"
-        );
+        assert!(node.spawn(&launch).is_err(), "a running node cannot be started twice");
         node.pause().unwrap();
         assert_eq!(node.state(), NodeState::Paused);
         node.resume().unwrap();

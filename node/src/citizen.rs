@@ -7,9 +7,7 @@ use dancu_cluster_config::provinces;
 use dancu_proto::v1::{BloodType, Citizen, Date, LifeStatus, PersonRef, Place, Sex};
 use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
 
-use crate::limits::{
-    ADDRESS_LINE_CHARS_MAX, BIRTH_YEAR_MIN, NAME_CHARS_MAX, SHORT_TEXT_CHARS_MAX,
-};
+use crate::limits::{ADDRESS_LINE_CHARS_MAX, BIRTH_YEAR_MIN, NAME_CHARS_MAX, SHORT_TEXT_CHARS_MAX};
 use crate::personal_id::{IdSex, PersonalId, PersonalIdError};
 
 /// A record field that failed validation.
@@ -56,10 +54,7 @@ fn parse_date(field: &str, date: Option<&Date>) -> Result<CalendarDate, FieldErr
         .and_then(|year| chrono::NaiveDate::from_ymd_opt(year, date.month, date.day))
         .is_some();
     if !valid {
-        return fail(
-            field,
-            format!("{:04}-{:02}-{:02} is not a calendar date", date.year, date.month, date.day),
-        );
+        return fail(field, format!("{:04}-{:02}-{:02} is not a calendar date", date.year, date.month, date.day));
     }
     Ok(CalendarDate { year: date.year, month: date.month, day: date.day })
 }
@@ -273,10 +268,7 @@ mod tests {
             |c| c.permanent_residence = Some(Place { province_code: "099".into(), ..Default::default() }),
             Some("citizen.permanent_residence.province_code"),
         );
-        check(
-            |c| c.father = Some(PersonRef { id: "12".into(), ..Default::default() }),
-            Some("citizen.father.id"),
-        );
+        check(|c| c.father = Some(PersonRef { id: "12".into(), ..Default::default() }), Some("citizen.father.id"));
         check(|c| c.legacy_id_number = "12345678".into(), Some("citizen.legacy_id_number"));
         check(|c| c.legacy_id_number = "123456789".into(), None);
         check(|c| c.status_date = date(1984, 1, 1), Some("citizen.status_date"));

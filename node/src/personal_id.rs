@@ -57,7 +57,7 @@ impl PersonalId {
 
     /// Even digits are male, odd female.
     pub fn sex(&self) -> IdSex {
-        if self.century_digit() % 2 == 0 {
+        if self.century_digit().is_multiple_of(2) {
             IdSex::Male
         } else {
             IdSex::Female

@@ -35,6 +35,8 @@ pub enum NodeError {
     Addr { addr: String, message: String },
     #[error("storage: {0}")]
     Storage(#[from] std::io::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
     #[error(transparent)]
     Start(#[from] crate::raft::groups::StartError),
     #[error("gRPC server: {0}")]
@@ -57,6 +59,8 @@ pub async fn run(options: NodeOptions, shutdown: impl std::future::Future<Output
     let partition_map = options.config.partition_map()?;
     let node = options.config.node(options.node_id).ok_or(NodeError::UnknownNode(options.node_id))?;
     let addr = listen_addr(&node.addr)?;
+    // Bind before opening storage: a second process on the same address fails before touching data.
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| NodeError::Bind { addr, source })?;
     let store = Store::open(&options.data_dir)?;
     let groups = Arc::new(Groups::start(options.node_id, options.config.clone(), partition_map, store).await?);
     tracing::info!(node = options.node_id, n_groups = groups.iter().count(), %addr, "raft groups started");
@@ -72,7 +76,6 @@ pub async fn run(options: NodeOptions, shutdown: impl std::future::Future<Output
     let raft = RaftServer::new(RaftService { groups: groups.clone() })
         .max_decoding_message_size(GRPC_MESSAGE_BYTES_MAX)
         .max_encoding_message_size(GRPC_MESSAGE_BYTES_MAX);
-    let listener = tokio::net::TcpListener::bind(addr).await?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tonic::transport::Server::builder()
         .tcp_nodelay(true)

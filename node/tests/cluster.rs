@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use dancu_client::proto::{
-    BatchGetCitizensRequest, Citizen, Consistency, Date, ErrorDetail, PartitionStatus, Sex,
+    BatchGetCitizensRequest, CallerContext, Citizen, Consistency, Date, ErrorDetail, PartitionStatus, Sex,
     StatusResponse,
 };
 use dancu_client::{Client, ClientError, ClientOptions};
@@ -39,21 +39,13 @@ fn node_spec() -> ClusterSpec {
 }
 
 async fn start_healthy(spec: ClusterSpec) -> LocalCluster {
-    let cluster =
-        LocalCluster::start(spec).unwrap_or_else(|error| panic!("starting the cluster: {error}"));
-    cluster
-        .wait_healthy(HEALTHY_TIMEOUT)
-        .await
-        .unwrap_or_else(|error| panic!("{error}"));
+    let cluster = LocalCluster::start(spec).unwrap_or_else(|error| panic!("starting the cluster: {error}"));
+    cluster.wait_healthy(HEALTHY_TIMEOUT).await.unwrap_or_else(|error| panic!("{error}"));
     cluster
 }
 
 fn client_options() -> ClientOptions {
-    ClientOptions {
-        deadline: CLIENT_DEADLINE,
-        purpose: "test".to_string(),
-        ..ClientOptions::default()
-    }
+    ClientOptions { deadline: CLIENT_DEADLINE, purpose: "test".to_string(), ..ClientOptions::default() }
 }
 
 async fn connect(endpoints: &[String]) -> Client {
@@ -66,14 +58,9 @@ async fn connect(endpoints: &[String]) -> Client {
 /// that `seed + i` never wraps and record IDs stay distinct (see [`synthetic::citizen_in`]).
 fn test_seed(test: &str) -> u64 {
     let seed = match std::env::var("DANCU_TEST_SEED") {
-        Ok(text) => text
-            .parse()
-            .unwrap_or_else(|_| panic!("DANCU_TEST_SEED={text:?} is not a number")),
+        Ok(text) => text.parse().unwrap_or_else(|_| panic!("DANCU_TEST_SEED={text:?} is not a number")),
         Err(_) => {
-            let nanos = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .expect("clock after 1970")
-                .subsec_nanos();
+            let nanos = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").subsec_nanos();
             synthetic::mix(u64::from(nanos) ^ u64::from(std::process::id())) & u64::from(u32::MAX)
         }
     };
@@ -83,11 +70,7 @@ fn test_seed(test: &str) -> u64 {
 
 /// The record as written: the server-set revision and timestamp cleared.
 fn as_written(citizen: &Citizen) -> Citizen {
-    Citizen {
-        revision: 0,
-        updated_at_unix_ms: 0,
-        ..citizen.clone()
-    }
+    Citizen { revision: 0, updated_at_unix_ms: 0, ..citizen.clone() }
 }
 
 /// A linearizable read of `written` must return it at `revision`.
@@ -98,10 +81,7 @@ async fn assert_reads_back(client: &Client, written: &Citizen, revision: u64) {
         .unwrap_or_else(|error| panic!("reading {}: {error}", written.id))
         .unwrap_or_else(|| panic!("acknowledged write of {} is missing", written.id));
     assert_eq!(got.revision, revision, "revision of {}", written.id);
-    assert_eq!(
-        as_written(&got.citizen.expect("a found record has a citizen")),
-        *written
-    );
+    assert_eq!(as_written(&got.citizen.expect("a found record has a citizen")), *written);
 }
 
 /// Synthetic citizens: valid records of people who do not exist, a pure function of a seed.
@@ -112,22 +92,8 @@ mod synthetic {
     pub const PROVINCES: [&str; 8] = ["001", "079", "048", "031", "038", "092", "046", "056"];
 
     const FAMILY_NAMES: [&str; 8] = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi"];
-    const MALE_NAMES: [&str; 6] = [
-        "Văn An",
-        "Hữu Bình",
-        "Đức Cường",
-        "Minh Dũng",
-        "Quang Hải",
-        "Văn Tuấn",
-    ];
-    const FEMALE_NAMES: [&str; 6] = [
-        "Thị Lan",
-        "Ngọc Anh",
-        "Thu Hà",
-        "Thanh Hương",
-        "Thị Mai",
-        "Ngọc Trang",
-    ];
+    const MALE_NAMES: [&str; 6] = ["Văn An", "Hữu Bình", "Đức Cường", "Minh Dũng", "Quang Hải", "Văn Tuấn"];
+    const FEMALE_NAMES: [&str; 6] = ["Thị Lan", "Ngọc Anh", "Thu Hà", "Thanh Hương", "Thị Mai", "Ngọc Trang"];
 
     /// splitmix64: a good 64-bit mix, enough for test data without a dependency.
     pub fn mix(mut x: u64) -> u64 {
@@ -139,10 +105,7 @@ mod synthetic {
 
     /// A record in one of [`PROVINCES`].
     pub fn citizen(seed: u64) -> Citizen {
-        citizen_in(
-            PROVINCES[(mix(seed) % PROVINCES.len() as u64) as usize],
-            seed,
-        )
+        citizen_in(PROVINCES[(mix(seed) % PROVINCES.len() as u64) as usize], seed)
     }
 
     /// A record whose ID starts with `province`. The six-digit serial is `seed × 7919 mod 10⁶` (7919 is coprime
@@ -154,19 +117,12 @@ mod synthetic {
         let sex_century_digit = if year >= 2000 { 2 } else { 0 } + u32::from(female);
         let serial = seed.wrapping_mul(7919) % 1_000_000;
         let names = if female { &FEMALE_NAMES } else { &MALE_NAMES };
-        let full_name = format!(
-            "{} {}",
-            FAMILY_NAMES[draw(3, 8) as usize],
-            names[draw(4, names.len() as u64) as usize]
-        );
+        let full_name =
+            format!("{} {}", FAMILY_NAMES[draw(3, 8) as usize], names[draw(4, names.len() as u64) as usize]);
         Citizen {
             id: format!("{province}{sex_century_digit}{:02}{serial:06}", year % 100),
             full_name,
-            date_of_birth: Some(Date {
-                year,
-                month: 1 + draw(5, 12) as u32,
-                day: 1 + draw(6, 28) as u32,
-            }),
+            date_of_birth: Some(Date { year, month: 1 + draw(5, 12) as u32, day: 1 + draw(6, 28) as u32 }),
             sex: if female { Sex::Female } else { Sex::Male }.into(),
             nationality: "Việt Nam".to_string(),
             ..Citizen::default()
@@ -180,36 +136,19 @@ async fn put_is_read_back_everywhere_at_every_level() {
     let seed = test_seed("put_is_read_back_everywhere_at_every_level");
     let cluster = start_healthy(node_spec()).await;
     let written = synthetic::citizen(seed);
-    let put = connect(&[cluster.addr(1)])
-        .await
-        .put(written.clone(), None)
-        .await
-        .expect("put through node 1");
+    let put = connect(&[cluster.addr(1)]).await.put(written.clone(), None).await.expect("put through node 1");
     for node in cluster.node_ids() {
         let client = connect(&[cluster.addr(node)]).await;
-        for level in [
-            Consistency::Linearizable,
-            Consistency::ReadIndex,
-            Consistency::Follower,
-        ] {
+        for level in [Consistency::Linearizable, Consistency::ReadIndex, Consistency::Follower] {
             let got = client
                 .get(&written.id, level)
                 .await
                 .unwrap_or_else(|error| panic!("{level:?} read through node {node}: {error}"))
-                .unwrap_or_else(|| {
-                    panic!("{level:?} read through node {node} misses an acknowledged write")
-                });
-            assert_eq!(
-                got.revision, put.revision,
-                "{level:?} read through node {node}"
-            );
+                .unwrap_or_else(|| panic!("{level:?} read through node {node} misses an acknowledged write"));
+            assert_eq!(got.revision, put.revision, "{level:?} read through node {node}");
             assert_eq!(as_written(&got.citizen.unwrap()), written);
             if level == Consistency::Follower {
-                assert_eq!(
-                    got.meta.map(|meta| meta.served_by),
-                    Some(node),
-                    "FOLLOWER read is served locally"
-                );
+                assert_eq!(got.meta.map(|meta| meta.served_by), Some(node), "FOLLOWER read is served locally");
             }
         }
         // A STALE read may lag behind, but must catch up.
@@ -224,11 +163,7 @@ async fn put_is_read_back_everywhere_at_every_level() {
         .await
         .unwrap_or_else(|error| panic!("{error}"));
         assert_eq!(got.revision, put.revision, "STALE read on node {node}");
-        assert_eq!(
-            got.meta.map(|meta| meta.served_by),
-            Some(node),
-            "STALE read is served locally"
-        );
+        assert_eq!(got.meta.map(|meta| meta.served_by), Some(node), "STALE read is served locally");
     }
 }
 
@@ -256,11 +191,7 @@ async fn write_until_stopped(client: Client, ledger: Arc<Ledger>, first_seed: u6
         let citizen = synthetic::citizen(seed);
         match client.put(citizen.clone(), None).await {
             Ok(put) => {
-                ledger
-                    .acked
-                    .lock()
-                    .unwrap()
-                    .push((citizen, put.revision, put.partition_id));
+                ledger.acked.lock().unwrap().push((citizen, put.revision, put.partition_id));
                 ledger.n_acked.fetch_add(1, Ordering::SeqCst);
             }
             Err(error) => {
@@ -286,12 +217,7 @@ async fn wait_for_acks(ledger: &Ledger, n_acked: usize, timeout: Duration) {
         }
     })
     .await
-    .unwrap_or_else(|error| {
-        panic!(
-            "{error}; first errors: {:?}",
-            ledger.first_errors.lock().unwrap()
-        )
-    });
+    .unwrap_or_else(|error| panic!("{error}; first errors: {:?}", ledger.first_errors.lock().unwrap()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -307,33 +233,16 @@ async fn leader_kill_during_load_loses_no_acknowledged_write() {
     let writers: Vec<_> = (0..N_WRITERS)
         .map(|writer| {
             let first_seed = seed + writer * WRITER_SEEDS;
-            tokio::spawn(write_until_stopped(
-                client.clone(),
-                ledger.clone(),
-                first_seed,
-            ))
+            tokio::spawn(write_until_stopped(client.clone(), ledger.clone(), first_seed))
         })
         .collect();
     wait_for_acks(&ledger, N_ACKED_BEFORE_KILL, Duration::from_secs(120)).await;
 
     // The partition of the latest acknowledged write is one the writers are busy with.
-    let (busy_record, _, busy_partition) = ledger
-        .acked
-        .lock()
-        .unwrap()
-        .last()
-        .cloned()
-        .expect("writes acked");
-    let victim = poll_until(
-        Duration::from_secs(30),
-        "a leader of the busy partition",
-        || async {
-            cluster
-                .leader_of(busy_partition)
-                .await
-                .ok_or_else(|| format!("partition {busy_partition} has none"))
-        },
-    )
+    let (busy_record, _, busy_partition) = ledger.acked.lock().unwrap().last().cloned().expect("writes acked");
+    let victim = poll_until(Duration::from_secs(30), "a leader of the busy partition", || async {
+        cluster.leader_of(busy_partition).await.ok_or_else(|| format!("partition {busy_partition} has none"))
+    })
     .await
     .unwrap_or_else(|error| panic!("{error}"));
     cluster.kill(victim).unwrap();
@@ -342,18 +251,10 @@ async fn leader_kill_during_load_loses_no_acknowledged_write() {
     // A write to the orphaned partition goes through once a new leader is elected.
     let probe = synthetic::citizen_in(&busy_record.id[..3], seed + N_WRITERS * WRITER_SEEDS);
     let started = Instant::now();
-    let probe_put = client
-        .put(probe.clone(), None)
-        .await
-        .expect("a put after the leader was killed");
+    let probe_put = client.put(probe.clone(), None).await.expect("a put after the leader was killed");
     let recovery = started.elapsed();
-    eprintln!(
-        "a put to partition {busy_partition} succeeded {recovery:?} after its leader was killed"
-    );
-    assert!(
-        recovery < Duration::from_secs(20),
-        "a put took {recovery:?} after the leader was killed"
-    );
+    eprintln!("a put to partition {busy_partition} succeeded {recovery:?} after its leader was killed");
+    assert!(recovery < Duration::from_secs(20), "a put took {recovery:?} after the leader was killed");
 
     wait_for_acks(&ledger, N_ACKED_TOTAL, Duration::from_secs(300)).await;
     ledger.stop.store(true, Ordering::SeqCst);
@@ -361,17 +262,10 @@ async fn leader_kill_during_load_loses_no_acknowledged_write() {
         writer.await.expect("a writer task panicked");
     }
     cluster.restart(victim).unwrap();
-    cluster
-        .wait_healthy(HEALTHY_TIMEOUT)
-        .await
-        .unwrap_or_else(|error| panic!("{error}"));
+    cluster.wait_healthy(HEALTHY_TIMEOUT).await.unwrap_or_else(|error| panic!("{error}"));
 
     let acked = ledger.acked.lock().unwrap().clone();
-    eprintln!(
-        "{} acknowledged, {} failed",
-        acked.len(),
-        ledger.n_failed.load(Ordering::SeqCst)
-    );
+    eprintln!("{} acknowledged, {} failed", acked.len(), ledger.n_failed.load(Ordering::SeqCst));
     assert_reads_back(&client, &probe, probe_put.revision).await;
     for (citizen, revision, _) in &acked {
         assert_reads_back(&client, citizen, *revision).await;
@@ -395,54 +289,28 @@ async fn lagging_node_catches_up_by_snapshot() {
     const LAGGARD: u64 = 3;
     let _one = ONE_CLUSTER_AT_A_TIME.lock().await;
     let seed = test_seed("lagging_node_catches_up_by_snapshot");
-    let raft = RaftConfig {
-        snapshot_logs_since_last: 20,
-        max_in_snapshot_log_to_keep: 0,
-        ..RaftConfig::default()
-    };
-    let mut cluster = start_healthy(ClusterSpec {
-        raft: Some(raft),
-        ..node_spec()
-    })
-    .await;
+    let raft = RaftConfig { snapshot_logs_since_last: 20, max_in_snapshot_log_to_keep: 0, ..RaftConfig::default() };
+    let mut cluster = start_healthy(ClusterSpec { raft: Some(raft), ..node_spec() }).await;
     cluster.stop(LAGGARD).unwrap();
-    cluster
-        .wait_healthy(HEALTHY_TIMEOUT)
-        .await
-        .unwrap_or_else(|error| panic!("{error}"));
+    cluster.wait_healthy(HEALTHY_TIMEOUT).await.unwrap_or_else(|error| panic!("{error}"));
 
     let client = connect(&[cluster.addr(1), cluster.addr(2)]).await;
-    let records: Vec<Citizen> = (0..N_RECORDS)
-        .map(|idx| synthetic::citizen_in(PROVINCE, seed + idx))
-        .collect();
+    let records: Vec<Citizen> = (0..N_RECORDS).map(|idx| synthetic::citizen_in(PROVINCE, seed + idx)).collect();
     let mut revisions = Vec::new();
     for record in &records {
-        let put = client
-            .put(record.clone(), None)
-            .await
-            .unwrap_or_else(|error| panic!("put: {error}"));
+        let put = client.put(record.clone(), None).await.unwrap_or_else(|error| panic!("put: {error}"));
         assert_eq!(put.partition_id, PARTITION);
         revisions.push(put.revision);
     }
-    poll_until(
-        CATCH_UP_TIMEOUT,
-        "the leader of partition 4800 to purge its log",
-        || async {
-            let leader = cluster.leader_of(PARTITION).await.ok_or("no leader")?;
-            let status = cluster
-                .status(leader)
-                .await
-                .map_err(|error| error.to_string())?;
-            let partition = partition_status(&status, PARTITION);
-            if partition.purged_index > 0 {
-                return Ok(());
-            }
-            Err(format!(
-                "leader {leader}: snapshot index {}, purged index 0",
-                partition.snapshot_index
-            ))
-        },
-    )
+    poll_until(CATCH_UP_TIMEOUT, "the leader of partition 4800 to purge its log", || async {
+        let leader = cluster.leader_of(PARTITION).await.ok_or("no leader")?;
+        let status = cluster.status(leader).await.map_err(|error| error.to_string())?;
+        let partition = partition_status(&status, PARTITION);
+        if partition.purged_index > 0 {
+            return Ok(());
+        }
+        Err(format!("leader {leader}: snapshot index {}, purged index 0", partition.snapshot_index))
+    })
     .await
     .unwrap_or_else(|error| panic!("{error}"));
 
@@ -454,11 +322,7 @@ async fn lagging_node_catches_up_by_snapshot() {
         for (record, revision) in records.iter().zip(&revisions) {
             match laggard.get(&record.id, Consistency::Stale).await {
                 Ok(Some(got)) if got.meta.is_some_and(|meta| meta.served_by == LAGGARD) => {
-                    assert_eq!(
-                        got.revision, *revision,
-                        "revision of {} on node {LAGGARD}",
-                        record.id
-                    );
+                    assert_eq!(got.revision, *revision, "revision of {} on node {LAGGARD}", record.id);
                     assert_eq!(as_written(&got.citizen.unwrap()), *record);
                 }
                 Ok(Some(got)) => return Err(format!("a STALE read was served by {:?}", got.meta)),
@@ -476,10 +340,7 @@ async fn lagging_node_catches_up_by_snapshot() {
     .unwrap_or_else(|error| panic!("{error}"));
     let status = cluster.status(LAGGARD).await.unwrap();
     let partition = partition_status(&status, PARTITION);
-    assert!(
-        partition.snapshot_index > 0,
-        "node {LAGGARD} has no snapshot of partition {PARTITION}: {partition:?}"
-    );
+    assert!(partition.snapshot_index > 0, "node {LAGGARD} has no snapshot of partition {PARTITION}: {partition:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -500,12 +361,7 @@ async fn client_given_only_a_follower_address_writes_and_reads() {
         let put = client
             .put(record.clone(), None)
             .await
-            .unwrap_or_else(|error| {
-                panic!(
-                    "put through follower {node} of partition {}: {error}",
-                    partition.id
-                )
-            });
+            .unwrap_or_else(|error| panic!("put through follower {node} of partition {}: {error}", partition.id));
         assert_eq!(put.partition_id, partition.id);
         assert_reads_back(&client, &record, put.revision).await;
     }
@@ -520,28 +376,13 @@ async fn retried_request_id_writes_once_and_revision_mismatch_aborts() {
     let original = synthetic::citizen(seed);
     let created = client.put(original.clone(), None).await.unwrap();
 
-    let renamed = Citizen {
-        full_name: "Trần Minh Châu".to_string(),
-        ..original.clone()
-    };
-    let first = client
-        .put_with_request_id(renamed.clone(), "req-1".to_string(), None)
-        .await
-        .unwrap();
-    let retry = client
-        .put_with_request_id(renamed.clone(), "req-1".to_string(), None)
-        .await
-        .unwrap();
+    let renamed = Citizen { full_name: "Trần Minh Châu".to_string(), ..original.clone() };
+    let first = client.put_with_request_id(renamed.clone(), "req-1".to_string(), None).await.unwrap();
+    let retry = client.put_with_request_id(renamed.clone(), "req-1".to_string(), None).await.unwrap();
     assert_eq!(first.revision, created.revision + 1);
     assert!(!first.deduplicated);
-    assert_eq!(
-        retry.revision, first.revision,
-        "a retried request id returns the first result"
-    );
-    assert!(
-        retry.deduplicated,
-        "a retried request id is answered from memory"
-    );
+    assert_eq!(retry.revision, first.revision, "a retried request id returns the first result");
+    assert!(retry.deduplicated, "a retried request id is answered from memory");
     assert_reads_back(&client, &renamed, created.revision + 1).await;
 
     let stale_revision = created.revision;
@@ -558,10 +399,7 @@ async fn retried_request_id_writes_once_and_revision_mismatch_aborts() {
         other => panic!("a create-only put of an existing record must abort, got {other:?}"),
     }
     assert_reads_back(&client, &renamed, first.revision).await;
-    let conditional = client
-        .put(original.clone(), Some(first.revision))
-        .await
-        .unwrap();
+    let conditional = client.put(original.clone(), Some(first.revision)).await.unwrap();
     assert_eq!(conditional.revision, first.revision + 1);
     assert_reads_back(&client, &original, first.revision + 1).await;
 }
@@ -571,11 +409,7 @@ fn valid_record(serial: u32) -> Citizen {
     Citizen {
         id: format!("001085{serial:06}"),
         full_name: "Nguyễn Văn An".to_string(),
-        date_of_birth: Some(Date {
-            year: 1985,
-            month: 3,
-            day: 14,
-        }),
+        date_of_birth: Some(Date { year: 1985, month: 3, day: 14 }),
         sex: Sex::Male.into(),
         ..Citizen::default()
     }
@@ -587,40 +421,12 @@ fn bad_records() -> Vec<(&'static str, Citizen, &'static str)> {
     let long_name = "Nguyễn Văn ".repeat(19) + "An";
     assert!(long_name.chars().count() > 200);
     vec![
-        (
-            "11-digit id",
-            Citizen {
-                id: "00108512345".to_string(),
-                ..base(1)
-            },
-            "citizen.id",
-        ),
-        (
-            "unknown province 003",
-            Citizen {
-                id: "003085123456".to_string(),
-                ..base(2)
-            },
-            "citizen.id",
-        ),
-        (
-            "female with a male sex digit",
-            Citizen {
-                sex: Sex::Female.into(),
-                ..base(3)
-            },
-            "citizen.sex",
-        ),
+        ("11-digit id", Citizen { id: "00108512345".to_string(), ..base(1) }, "citizen.id"),
+        ("unknown province 003", Citizen { id: "003085123456".to_string(), ..base(2) }, "citizen.id"),
+        ("female with a male sex digit", Citizen { sex: Sex::Female.into(), ..base(3) }, "citizen.sex"),
         (
             "born 1986 with YY 85",
-            Citizen {
-                date_of_birth: Some(Date {
-                    year: 1986,
-                    month: 3,
-                    day: 14,
-                }),
-                ..base(4)
-            },
+            Citizen { date_of_birth: Some(Date { year: 1986, month: 3, day: 14 }), ..base(4) },
             "citizen.date_of_birth",
         ),
         (
@@ -628,11 +434,7 @@ fn bad_records() -> Vec<(&'static str, Citizen, &'static str)> {
             "born in the future",
             Citizen {
                 id: "001299000005".to_string(),
-                date_of_birth: Some(Date {
-                    year: 2099,
-                    month: 1,
-                    day: 1,
-                }),
+                date_of_birth: Some(Date { year: 2099, month: 1, day: 1 }),
                 ..base(5)
             },
             "citizen.date_of_birth",
@@ -641,49 +443,21 @@ fn bad_records() -> Vec<(&'static str, Citizen, &'static str)> {
             "born 1850",
             Citizen {
                 id: "001050000006".to_string(),
-                date_of_birth: Some(Date {
-                    year: 1850,
-                    month: 1,
-                    day: 1,
-                }),
+                date_of_birth: Some(Date { year: 1850, month: 1, day: 1 }),
                 ..base(6)
             },
             "citizen.date_of_birth",
         ),
-        (
-            "empty name",
-            Citizen {
-                full_name: String::new(),
-                ..base(7)
-            },
-            "citizen.full_name",
-        ),
+        ("empty name", Citizen { full_name: String::new(), ..base(7) }, "citizen.full_name"),
         (
             "decomposed (non-NFC) name",
-            Citizen {
-                full_name: "Nguye\u{0302}\u{0303}n Văn An".to_string(),
-                ..base(8)
-            },
+            Citizen { full_name: "Nguye\u{0302}\u{0303}n Văn An".to_string(), ..base(8) },
             "citizen.full_name",
         ),
-        (
-            "name over 200 characters",
-            Citizen {
-                full_name: long_name,
-                ..base(9)
-            },
-            "citizen.full_name",
-        ),
+        ("name over 200 characters", Citizen { full_name: long_name, ..base(9) }, "citizen.full_name"),
         (
             "month 13",
-            Citizen {
-                date_of_birth: Some(Date {
-                    year: 1985,
-                    month: 13,
-                    day: 1,
-                }),
-                ..base(10)
-            },
+            Citizen { date_of_birth: Some(Date { year: 1985, month: 13, day: 1 }), ..base(10) },
             "citizen.date_of_birth",
         ),
     ]
@@ -712,23 +486,18 @@ async fn bad_records_are_refused_naming_the_field_and_nothing_is_written() {
     }
 
     // Over the batch limit: refused as a whole, naming the field.
-    let too_many: Vec<String> = (0..1_001)
-        .map(|serial| format!("001085{serial:06}"))
-        .collect();
-    let mut raw = RegistryClient::connect(format!("http://{}", cluster.addr(1)))
-        .await
-        .unwrap();
+    let too_many: Vec<String> = (0..1_001).map(|serial| format!("001085{serial:06}")).collect();
+    let mut raw = RegistryClient::connect(format!("http://{}", cluster.addr(1))).await.unwrap();
     let refused = raw
         .batch_get_citizens(BatchGetCitizensRequest {
             ids: too_many,
             consistency: Consistency::Linearizable.into(),
-            context: None,
+            context: Some(CallerContext { purpose: "test".to_string(), request_id: "batch-over-limit".to_string() }),
         })
         .await
         .expect_err("a batch of 1,001 IDs must be refused");
     assert_eq!(refused.code(), tonic::Code::InvalidArgument, "{refused:?}");
-    let detail =
-        ErrorDetail::decode(refused.details()).expect("the refusal carries an ErrorDetail");
+    let detail = ErrorDetail::decode(refused.details()).expect("the refusal carries an ErrorDetail");
     assert_eq!(detail.field, "ids");
 
     // A mixed batch answers every ID, in request order.
@@ -737,32 +506,13 @@ async fn bad_records_are_refused_naming_the_field_and_nothing_is_written() {
         client.put(record.clone(), None).await.unwrap();
     }
     let unknown = ["001085999998".to_string(), "079300999999".to_string()];
-    let ids = vec![
-        stored[0].id.clone(),
-        unknown[0].clone(),
-        stored[1].id.clone(),
-        unknown[1].clone(),
-        stored[2].id.clone(),
-    ];
-    let results = client
-        .batch_get(&ids, Consistency::Linearizable)
-        .await
-        .unwrap();
-    let answered: Vec<(String, bool)> = results
-        .iter()
-        .map(|result| (result.id.clone(), result.found))
-        .collect();
-    let expected: Vec<(String, bool)> = ids
-        .iter()
-        .cloned()
-        .zip([true, false, true, false, true])
-        .collect();
+    let ids =
+        vec![stored[0].id.clone(), unknown[0].clone(), stored[1].id.clone(), unknown[1].clone(), stored[2].id.clone()];
+    let results = client.batch_get(&ids, Consistency::Linearizable).await.unwrap();
+    let answered: Vec<(String, bool)> = results.iter().map(|result| (result.id.clone(), result.found)).collect();
+    let expected: Vec<(String, bool)> = ids.iter().cloned().zip([true, false, true, false, true]).collect();
     assert_eq!(answered, expected);
-    let found: Vec<Citizen> = results
-        .iter()
-        .filter_map(|result| result.citizen.as_ref())
-        .map(as_written)
-        .collect();
+    let found: Vec<Citizen> = results.iter().filter_map(|result| result.citizen.as_ref()).map(as_written).collect();
     assert_eq!(found, stored);
 }
 
@@ -776,10 +526,7 @@ async fn whole_cluster_sigkill_and_restart_serves_every_acknowledged_write() {
     let mut acked = Vec::new();
     for idx in 0..N_RECORDS {
         let record = synthetic::citizen(seed + idx);
-        let put = client
-            .put(record.clone(), None)
-            .await
-            .unwrap_or_else(|error| panic!("put {idx}: {error}"));
+        let put = client.put(record.clone(), None).await.unwrap_or_else(|error| panic!("put {idx}: {error}"));
         acked.push((record, put.revision));
     }
     for node in cluster.node_ids() {
@@ -788,10 +535,7 @@ async fn whole_cluster_sigkill_and_restart_serves_every_acknowledged_write() {
     for node in cluster.node_ids() {
         cluster.restart(node).unwrap();
     }
-    cluster
-        .wait_healthy(HEALTHY_TIMEOUT)
-        .await
-        .unwrap_or_else(|error| panic!("{error}"));
+    cluster.wait_healthy(HEALTHY_TIMEOUT).await.unwrap_or_else(|error| panic!("{error}"));
     let client = connect(&cluster.endpoints()).await;
     for (record, revision) in &acked {
         assert_reads_back(&client, record, *revision).await;

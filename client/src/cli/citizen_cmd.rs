@@ -4,9 +4,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use dancu_proto::v1::{
-    BatchGetResult, Citizen, Consistency, GetCitizenResponse, PutCitizenResponse,
-};
+use dancu_proto::v1::{BatchGetResult, Citizen, Consistency, GetCitizenResponse, PutCitizenResponse};
 use serde::Serialize;
 
 use super::table::{render, render_pairs};
@@ -80,8 +78,7 @@ struct BatchResultJson {
 }
 
 pub(crate) async fn get(global: &GlobalArgs, args: GetArgs) -> Result<String, Failure> {
-    check_id(&args.id)
-        .map_err(|message| Failure::usage(format!("invalid argument: id: {message}")))?;
+    check_id(&args.id).map_err(|message| Failure::usage(format!("invalid argument: id: {message}")))?;
     let client = global.connect().await?;
     let Some(response) = client.get(&args.id, args.consistency).await? else {
         return Err(Failure::usage(format!("citizen {} not found", args.id)));
@@ -113,17 +110,12 @@ fn record_json(response: &GetCitizenResponse) -> CitizenJson {
 pub(crate) async fn put(global: &GlobalArgs, args: PutArgs) -> Result<String, Failure> {
     let source = source_name(Some(&args.file));
     let text = read_input(Some(&args.file), RECORD_FILE_BYTES_MAX)?;
-    let citizen = CitizenJson::parse_citizen(&text)
-        .map_err(|error| Failure::usage(format!("{source}: {error}")))?;
+    let citizen = CitizenJson::parse_citizen(&text).map_err(|error| Failure::usage(format!("{source}: {error}")))?;
     check_id(&citizen.id).map_err(|message| Failure::usage(format!("{source}: id: {message}")))?;
     let id = citizen.id.clone();
     let client = global.connect().await?;
     let response = match args.request_id {
-        Some(request_id) => {
-            client
-                .put_with_request_id(citizen, request_id, args.expected_revision)
-                .await?
-        }
+        Some(request_id) => client.put_with_request_id(citizen, request_id, args.expected_revision).await?,
         None => client.put(citizen, args.expected_revision).await?,
     };
     match global.output {
@@ -143,11 +135,7 @@ fn put_json<'a>(id: &'a str, response: &PutCitizenResponse) -> PutJson<'a> {
 }
 
 fn put_line(id: &str, response: &PutCitizenResponse) -> String {
-    let deduplicated = if response.deduplicated {
-        " (deduplicated: an earlier attempt wrote it)"
-    } else {
-        ""
-    };
+    let deduplicated = if response.deduplicated { " (deduplicated: an earlier attempt wrote it)" } else { "" };
     format!(
         "{id}: revision {}, log index {}, partition {}{deduplicated}\n",
         response.revision, response.log_index, response.partition_id
@@ -157,8 +145,7 @@ fn put_line(id: &str, response: &PutCitizenResponse) -> String {
 pub(crate) async fn batch_get(global: &GlobalArgs, args: BatchGetArgs) -> Result<String, Failure> {
     let source = source_name(args.file.as_deref());
     let text = read_input(args.file.as_deref(), ID_LIST_BYTES_MAX)?;
-    let ids =
-        parse_id_list(&text).map_err(|message| Failure::usage(format!("{source}: {message}")))?;
+    let ids = parse_id_list(&text).map_err(|message| Failure::usage(format!("{source}: {message}")))?;
     let client = global.connect().await?;
     let mut results: Vec<BatchGetResult> = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(BATCH_IDS_MAX) {
@@ -188,11 +175,7 @@ fn batch_json(results: Vec<BatchGetResult>) -> BatchJson {
     let results = results
         .into_iter()
         .map(|result| BatchResultJson {
-            citizen: result
-                .citizen
-                .as_ref()
-                .filter(|_| result.found)
-                .map(CitizenJson::from),
+            citizen: result.citizen.as_ref().filter(|_| result.found).map(CitizenJson::from),
             id: result.id,
             found: result.found,
         })
@@ -204,24 +187,12 @@ fn batch_table(results: &[BatchGetResult]) -> String {
     let rows: Vec<Vec<String>> = results
         .iter()
         .map(|result| {
-            let name = result
-                .citizen
-                .as_ref()
-                .filter(|_| result.found)
-                .map(|c| c.full_name.clone());
-            vec![
-                result.id.clone(),
-                if result.found { "yes" } else { "no" }.to_string(),
-                name.unwrap_or_default(),
-            ]
+            let name = result.citizen.as_ref().filter(|_| result.found).map(|c| c.full_name.clone());
+            vec![result.id.clone(), if result.found { "yes" } else { "no" }.to_string(), name.unwrap_or_default()]
         })
         .collect();
     let n_found = results.iter().filter(|result| result.found).count();
-    format!(
-        "{}{}, {n_found} found\n",
-        render(&["ID", "FOUND", "FULL NAME"], &rows),
-        plural(results.len(), "ID")
-    )
+    format!("{}{}, {n_found} found\n", render(&["ID", "FOUND", "FULL NAME"], &rows), plural(results.len(), "ID"))
 }
 
 /// `stdin` for `-` or no file, else the path.
@@ -238,8 +209,7 @@ fn read_input(file: Option<&Path>, bytes_max: u64) -> Result<String, Failure> {
     let source = source_name(file);
     let reader: Box<dyn Read> = match file {
         Some(path) if path != Path::new("-") => Box::new(
-            std::fs::File::open(path)
-                .map_err(|error| Failure::usage(format!("cannot read {source}: {error}")))?,
+            std::fs::File::open(path).map_err(|error| Failure::usage(format!("cannot read {source}: {error}")))?,
         ),
         _ => Box::new(std::io::stdin()),
     };
@@ -249,9 +219,7 @@ fn read_input(file: Option<&Path>, bytes_max: u64) -> Result<String, Failure> {
         .read_to_end(&mut bytes)
         .map_err(|error| Failure::usage(format!("cannot read {source}: {error}")))?;
     if bytes.len() as u64 > bytes_max {
-        return Err(Failure::usage(format!(
-            "{source}: larger than {bytes_max} bytes"
-        )));
+        return Err(Failure::usage(format!("{source}: larger than {bytes_max} bytes")));
     }
     String::from_utf8(bytes).map_err(|_| Failure::usage(format!("{source}: not UTF-8 text")))
 }
@@ -269,56 +237,30 @@ fn citizen_pairs(json: &CitizenJson) -> Vec<(String, String)> {
     text("other_name", &json.other_name);
     text("date_of_birth", json.date_of_birth.as_deref().unwrap_or(""));
     text("sex", json.sex.as_deref().unwrap_or(""));
-    place(
-        &mut text,
-        "birth_registration_place",
-        json.birth_registration_place.as_ref(),
-    );
+    place(&mut text, "birth_registration_place", json.birth_registration_place.as_ref());
     place(&mut text, "hometown", json.hometown.as_ref());
     text("ethnicity", &json.ethnicity);
     text("religion", &json.religion);
     text("nationality", &json.nationality);
     text("blood_type", json.blood_type.as_deref().unwrap_or(""));
-    place(
-        &mut text,
-        "permanent_residence",
-        json.permanent_residence.as_ref(),
-    );
-    place(
-        &mut text,
-        "temporary_residence",
-        json.temporary_residence.as_ref(),
-    );
-    place(
-        &mut text,
-        "current_residence",
-        json.current_residence.as_ref(),
-    );
+    place(&mut text, "permanent_residence", json.permanent_residence.as_ref());
+    place(&mut text, "temporary_residence", json.temporary_residence.as_ref());
+    place(&mut text, "current_residence", json.current_residence.as_ref());
     text("household_id", &json.household_id);
     text("relationship_to_head", &json.relationship_to_head);
     person(&mut text, "father", json.father.as_ref());
     person(&mut text, "mother", json.mother.as_ref());
     person(&mut text, "spouse", json.spouse.as_ref());
-    person(
-        &mut text,
-        "legal_representative",
-        json.legal_representative.as_ref(),
-    );
+    person(&mut text, "legal_representative", json.legal_representative.as_ref());
     text("status", json.status.as_deref().unwrap_or(""));
     text("status_date", json.status_date.as_deref().unwrap_or(""));
     text("id_card_number", &json.id_card_number);
-    text(
-        "id_card_issue_date",
-        json.id_card_issue_date.as_deref().unwrap_or(""),
-    );
+    text("id_card_issue_date", json.id_card_issue_date.as_deref().unwrap_or(""));
     text("legacy_id_number", &json.legacy_id_number);
     text("revision", &json.revision.to_string());
     if json.updated_at_unix_ms != 0 {
         let updated_at = chrono::DateTime::from_timestamp_millis(json.updated_at_unix_ms)
-            .map_or_else(
-                || json.updated_at_unix_ms.to_string(),
-                |time| time.to_rfc3339(),
-            );
+            .map_or_else(|| json.updated_at_unix_ms.to_string(), |time| time.to_rfc3339());
         text("updated_at", &updated_at);
     }
     pairs
@@ -344,26 +286,16 @@ mod tests {
 
     #[test]
     fn id_lists_skip_blanks_and_name_bad_lines() {
-        let ids =
-            parse_id_list("001085012345\n\n# comment\n  079305000123  \n").expect("valid list");
-        assert_eq!(
-            ids,
-            vec!["001085012345".to_string(), "079305000123".to_string()]
-        );
+        let ids = parse_id_list("001085012345\n\n# comment\n  079305000123  \n").expect("valid list");
+        assert_eq!(ids, vec!["001085012345".to_string(), "079305000123".to_string()]);
         let error = parse_id_list("001085012345\n12345\n").unwrap_err();
         assert_eq!(error, "line 2: a personal ID is 12 digits, got \"12345\"");
     }
 
     #[test]
     fn put_outputs() {
-        let response = PutCitizenResponse {
-            revision: 2,
-            log_index: 17,
-            partition_id: 100,
-            deduplicated: true,
-        };
-        let value =
-            serde_json::to_value(put_json("001085012345", &response)).expect("serializable");
+        let response = PutCitizenResponse { revision: 2, log_index: 17, partition_id: 100, deduplicated: true };
+        let value = serde_json::to_value(put_json("001085012345", &response)).expect("serializable");
         let want = serde_json::json!({
             "id": "001085012345", "revision": 2, "log_index": 17, "partition_id": 100, "deduplicated": true
         });
@@ -380,16 +312,9 @@ mod tests {
             BatchGetResult {
                 id: "001085012345".to_string(),
                 found: true,
-                citizen: Some(Citizen {
-                    id: "001085012345".to_string(),
-                    ..Citizen::default()
-                }),
+                citizen: Some(Citizen { id: "001085012345".to_string(), ..Citizen::default() }),
             },
-            BatchGetResult {
-                id: "001085000000".to_string(),
-                found: false,
-                citizen: None,
-            },
+            BatchGetResult { id: "001085000000".to_string(), found: false, citizen: None },
         ];
         let value = serde_json::to_value(batch_json(results)).expect("serializable");
         let want = serde_json::json!({"results": [
@@ -401,20 +326,12 @@ mod tests {
 
     #[test]
     fn record_pairs_follow_field_order() {
-        let citizen =
-            CitizenJson::parse_citizen(include_str!("../../examples/citizen.json")).expect("valid");
-        let response = GetCitizenResponse {
-            citizen: Some(citizen),
-            revision: 3,
-            ..Default::default()
-        };
+        let citizen = CitizenJson::parse_citizen(include_str!("../../examples/citizen.json")).expect("valid");
+        let response = GetCitizenResponse { citizen: Some(citizen), revision: 3, ..Default::default() };
         let pairs = citizen_pairs(&record_json(&response));
         let keys: Vec<&str> = pairs.iter().map(|(key, _)| key.as_str()).collect();
         assert_eq!(&keys[..4], &["id", "full_name", "date_of_birth", "sex"]);
         assert!(keys.contains(&"father.full_name"));
-        assert_eq!(
-            pairs.last(),
-            Some(&("revision".to_string(), "3".to_string()))
-        );
+        assert_eq!(pairs.last(), Some(&("revision".to_string(), "3".to_string())));
     }
 }

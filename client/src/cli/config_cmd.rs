@@ -69,25 +69,14 @@ fn load_with_map(path: &Path) -> Result<(ClusterConfig, PartitionMap), Failure> 
     let config = load_config(path)?;
     let map = config.partition_map().map_err(|errors| {
         let path = path.display();
-        Failure::lines(
-            errors
-                .0
-                .iter()
-                .map(|error| format!("{path}: {error}"))
-                .collect(),
-        )
+        Failure::lines(errors.0.iter().map(|error| format!("{path}: {error}")).collect())
     })?;
     Ok((config, map))
 }
 
 fn validate(path: &Path) -> Result<String, Failure> {
     let (config, map) = load_with_map(path)?;
-    let n_datacenters = config
-        .datacenters
-        .iter()
-        .map(|dc| dc.name.as_str())
-        .collect::<BTreeSet<_>>()
-        .len();
+    let n_datacenters = config.datacenters.iter().map(|dc| dc.name.as_str()).collect::<BTreeSet<_>>().len();
     Ok(format!(
         "{}: valid ({}, {}, {})\n",
         path.display(),
@@ -128,11 +117,7 @@ fn config_json<'a>(config: &'a ClusterConfig, map: &'a PartitionMap) -> ConfigJs
             preferred_leader: partition.preferred_leader,
         })
         .collect();
-    ConfigJson {
-        cluster_name: &config.cluster_name,
-        nodes,
-        partitions,
-    }
+    ConfigJson { cluster_name: &config.cluster_name, nodes, partitions }
 }
 
 fn config_table(config: &ClusterConfig, map: &PartitionMap) -> String {
@@ -141,12 +126,7 @@ fn config_table(config: &ClusterConfig, map: &PartitionMap) -> String {
         .iter()
         .map(|node| {
             let metrics = node.metrics_addr.clone().unwrap_or_else(|| "-".to_string());
-            vec![
-                node.id.to_string(),
-                node.addr.clone(),
-                node.dc.clone(),
-                metrics,
-            ]
+            vec![node.id.to_string(), node.addr.clone(), node.dc.clone(), metrics]
         })
         .collect();
     let partition_rows: Vec<Vec<String>> = map
@@ -166,16 +146,7 @@ fn config_table(config: &ClusterConfig, map: &PartitionMap) -> String {
         "cluster {}\n\n{}\n{}",
         config.cluster_name,
         render(&["NODE", "ADDR", "DC", "METRICS"], &node_rows),
-        render(
-            &[
-                "PARTITION",
-                "PROVINCE",
-                "RANGE",
-                "REPLICAS",
-                "PREFERRED LEADER"
-            ],
-            &partition_rows
-        ),
+        render(&["PARTITION", "PROVINCE", "RANGE", "REPLICAS", "PREFERRED LEADER"], &partition_rows),
     )
 }
 

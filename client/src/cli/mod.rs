@@ -48,22 +48,11 @@ pub struct Cli {
 #[derive(Debug, Args)]
 struct GlobalArgs {
     /// Cluster configuration (TOML); every node's address becomes an endpoint.
-    #[arg(
-        long = "config",
-        value_name = "FILE",
-        global = true,
-        env = "DANCU_CONFIG"
-    )]
+    #[arg(long = "config", value_name = "FILE", global = true, env = "DANCU_CONFIG")]
     config_file: Option<PathBuf>,
     /// Node addresses, comma-separated. The first one that answers describes the cluster; FOLLOWER and STALE
     /// reads go to the first one when it holds a replica. Takes precedence over --config.
-    #[arg(
-        long,
-        value_name = "HOST:PORT,...",
-        value_delimiter = ',',
-        global = true,
-        env = "DANCU_ENDPOINTS"
-    )]
+    #[arg(long, value_name = "HOST:PORT,...", value_delimiter = ',', global = true, env = "DANCU_ENDPOINTS")]
     endpoints: Vec<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table, global = true)]
@@ -113,32 +102,21 @@ pub(crate) struct Failure {
 impl Failure {
     /// A usage or domain error (exit status 1).
     pub(crate) fn usage(message: impl Into<String>) -> Failure {
-        Failure {
-            lines: vec![message.into()],
-            exit_code: 1,
-        }
+        Failure { lines: vec![message.into()], exit_code: 1 }
     }
 
     pub(crate) fn lines(lines: Vec<String>) -> Failure {
-        Failure {
-            lines,
-            exit_code: 1,
-        }
+        Failure { lines, exit_code: 1 }
     }
 }
 
 impl From<ClientError> for Failure {
     fn from(error: ClientError) -> Failure {
         let exit_code = match error {
-            ClientError::Connect { .. }
-            | ClientError::Unavailable { .. }
-            | ClientError::DeadlineExceeded => 2,
+            ClientError::Connect { .. } | ClientError::Unavailable { .. } | ClientError::DeadlineExceeded => 2,
             _ => 1,
         };
-        Failure {
-            lines: vec![error.to_string()],
-            exit_code,
-        }
+        Failure { lines: vec![error.to_string()], exit_code }
     }
 }
 
@@ -149,11 +127,7 @@ pub fn main() -> ExitCode {
         Err(error) => {
             // Help and version go to stdout and succeed; usage errors exit 1 like every other domain error.
             let _ = error.print();
-            return if error.use_stderr() {
-                ExitCode::from(1)
-            } else {
-                ExitCode::SUCCESS
-            };
+            return if error.use_stderr() { ExitCode::from(1) } else { ExitCode::SUCCESS };
         }
     };
     init_tracing();
@@ -161,9 +135,7 @@ pub fn main() -> ExitCode {
         Ok(text) => {
             let mut stdout = std::io::stdout().lock();
             // A closed pipe (`dancuctl status | head`) is not an error worth reporting.
-            let _ = stdout
-                .write_all(text.as_bytes())
-                .and_then(|()| stdout.flush());
+            let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
             ExitCode::SUCCESS
         }
         Err(failure) => {
@@ -179,10 +151,7 @@ pub fn main() -> ExitCode {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
 /// Runs one command; returns what to print on stdout.
@@ -216,12 +185,8 @@ impl GlobalArgs {
     /// Connects to the cluster named by --endpoints, else by --config.
     async fn connect(&self) -> Result<Client, Failure> {
         let options = self.client_options();
-        let endpoints: Vec<String> = self
-            .endpoints
-            .iter()
-            .map(|endpoint| endpoint.trim().to_string())
-            .filter(|e| !e.is_empty())
-            .collect();
+        let endpoints: Vec<String> =
+            self.endpoints.iter().map(|endpoint| endpoint.trim().to_string()).filter(|e| !e.is_empty()).collect();
         if !endpoints.is_empty() {
             return Ok(Client::connect(&endpoints, options).await?);
         }
@@ -238,13 +203,9 @@ impl GlobalArgs {
 /// Loads and validates a configuration; an invalid one fails with every problem on its own line.
 fn load_config(path: &Path) -> Result<ClusterConfig, Failure> {
     ClusterConfig::load(path).map_err(|error| match error {
-        dancu_cluster_config::ConfigError::Invalid { path, errors } => Failure::lines(
-            errors
-                .0
-                .iter()
-                .map(|error| format!("{path}: {error}"))
-                .collect(),
-        ),
+        dancu_cluster_config::ConfigError::Invalid { path, errors } => {
+            Failure::lines(errors.0.iter().map(|error| format!("{path}: {error}")).collect())
+        }
         // toml's parse errors span several lines (a source excerpt); they stay together after one `error:`.
         other => Failure::usage(other.to_string()),
     })
@@ -291,10 +252,7 @@ mod tests {
             "stale",
         ])
         .expect("valid arguments");
-        assert_eq!(
-            cli.global.endpoints,
-            vec!["a:1".to_string(), "b:2".to_string()]
-        );
+        assert_eq!(cli.global.endpoints, vec!["a:1".to_string(), "b:2".to_string()]);
         assert_eq!(cli.global.output, OutputFormat::Json);
         assert_eq!(cli.global.deadline_ms, 10_000);
     }

@@ -78,11 +78,7 @@ fn status_json(status: &StatusResponse) -> StatusJson<'_> {
             replicas: &partition.replicas,
         })
         .collect();
-    StatusJson {
-        node_id: status.node_id,
-        nodes,
-        partitions,
-    }
+    StatusJson { node_id: status.node_id, nodes, partitions }
 }
 
 fn status_table(status: &StatusResponse) -> String {
@@ -90,17 +86,8 @@ fn status_table(status: &StatusResponse) -> String {
         .nodes
         .iter()
         .map(|node| {
-            let metrics = if node.metrics_addr.is_empty() {
-                "-".to_string()
-            } else {
-                node.metrics_addr.clone()
-            };
-            vec![
-                node.id.to_string(),
-                node.addr.clone(),
-                node.dc.clone(),
-                metrics,
-            ]
+            let metrics = if node.metrics_addr.is_empty() { "-".to_string() } else { node.metrics_addr.clone() };
+            vec![node.id.to_string(), node.addr.clone(), node.dc.clone(), metrics]
         })
         .collect();
     let partition_rows: Vec<Vec<String>> = status
@@ -111,9 +98,7 @@ fn status_table(status: &StatusResponse) -> String {
                 partition.id.to_string(),
                 province_label(&partition.province_code),
                 format!("{}..={}", partition.range_start, partition.range_end),
-                partition
-                    .leader
-                    .map_or_else(|| "-".to_string(), |leader| leader.to_string()),
+                partition.leader.map_or_else(|| "-".to_string(), |leader| leader.to_string()),
                 partition.term.to_string(),
                 partition.last_applied.to_string(),
                 partition.local_role.clone(),
@@ -124,11 +109,7 @@ fn status_table(status: &StatusResponse) -> String {
             ]
         })
         .collect();
-    let n_with_leader = status
-        .partitions
-        .iter()
-        .filter(|partition| partition.leader.is_some())
-        .count();
+    let n_with_leader = status.partitions.iter().filter(|partition| partition.leader.is_some()).count();
     format!(
         "answered by node {}\n\n{}\n{}{}, {n_with_leader} with a leader\n",
         status.node_id,
@@ -180,11 +161,7 @@ mod tests {
                     preferred_leader: 1,
                     ..Default::default()
                 },
-                PartitionStatus {
-                    id: 200,
-                    province_code: "002".to_string(),
-                    ..Default::default()
-                },
+                PartitionStatus { id: 200, province_code: "002".to_string(), ..Default::default() },
             ],
         }
     }

@@ -3,16 +3,9 @@
 /// Renders `rows` under `headers`. Widths count characters, which is right for the NFC Vietnamese text the
 /// register holds (every letter is one precomposed character).
 pub(crate) fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = headers
-        .iter()
-        .map(|header| header.chars().count())
-        .collect();
+    let mut widths: Vec<usize> = headers.iter().map(|header| header.chars().count()).collect();
     for row in rows {
-        assert_eq!(
-            row.len(),
-            headers.len(),
-            "a table row has one cell per column"
-        );
+        assert_eq!(row.len(), headers.len(), "a table row has one cell per column");
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
         }
@@ -36,11 +29,7 @@ pub(crate) fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
 
 /// Renders key/value lines, keys padded to one width.
 pub(crate) fn render_pairs(pairs: &[(String, String)]) -> String {
-    let width = pairs
-        .iter()
-        .map(|(key, _)| key.chars().count())
-        .max()
-        .unwrap_or(0);
+    let width = pairs.iter().map(|(key, _)| key.chars().count()).max().unwrap_or(0);
     let mut text = String::new();
     for (key, value) in pairs {
         let padding = width - key.chars().count();
@@ -62,25 +51,15 @@ mod tests {
     fn columns_align_by_characters() {
         let rows = vec![
             vec!["001".to_string(), "Hà Nội".to_string(), "1".to_string()],
-            vec![
-                "079".to_string(),
-                "Hồ Chí Minh".to_string(),
-                "12".to_string(),
-            ],
+            vec!["079".to_string(), "Hồ Chí Minh".to_string(), "12".to_string()],
         ];
         let text = render(&["CODE", "NAME", "N"], &rows);
-        assert_eq!(
-            text,
-            "CODE  NAME         N\n001   Hà Nội       1\n079   Hồ Chí Minh  12\n"
-        );
+        assert_eq!(text, "CODE  NAME         N\n001   Hà Nội       1\n079   Hồ Chí Minh  12\n");
     }
 
     #[test]
     fn pairs_align() {
-        let pairs = vec![
-            ("id".to_string(), "1".to_string()),
-            ("full_name".to_string(), "An".to_string()),
-        ];
+        let pairs = vec![("id".to_string(), "1".to_string()), ("full_name".to_string(), "An".to_string())];
         assert_eq!(render_pairs(&pairs), "id         1\nfull_name  An\n");
     }
 }

@@ -10,9 +10,9 @@ use std::sync::{Arc, Mutex};
 
 use dancu_client::proto::registry_server::{Registry, RegistryServer};
 use dancu_client::proto::{
-    BatchGetCitizensRequest, BatchGetCitizensResponse, BatchGetResult, Citizen, Consistency,
-    ErrorDetail, ErrorReason, GetCitizenRequest, GetCitizenResponse, NodeStatus, PartitionStatus,
-    PutCitizenRequest, PutCitizenResponse, ReadMeta, StatusRequest, StatusResponse,
+    BatchGetCitizensRequest, BatchGetCitizensResponse, BatchGetResult, Citizen, Consistency, ErrorDetail, ErrorReason,
+    GetCitizenRequest, GetCitizenResponse, NodeStatus, PartitionStatus, PutCitizenRequest, PutCitizenResponse,
+    ReadMeta, StatusRequest, StatusResponse,
 };
 use prost::Message;
 use tokio::sync::oneshot;
@@ -21,10 +21,8 @@ use tonic::transport::server::TcpIncoming;
 use tonic::{Code, Request, Response, Status};
 
 /// (partition id, range start, range end).
-const PARTITIONS: [(u32, &str, &str); 2] = [
-    (100, "001000000000", "001999999999"),
-    (7900, "079000000000", "079999999999"),
-];
+const PARTITIONS: [(u32, &str, &str); 2] =
+    [(100, "001000000000", "001999999999"), (7900, "079000000000", "079999999999")];
 const NODE_IDS: [u64; 3] = [1, 2, 3];
 
 #[derive(Default)]
@@ -51,18 +49,11 @@ struct FakeNode {
 }
 
 fn partition_of(id: &str) -> Option<u32> {
-    PARTITIONS
-        .iter()
-        .find(|(_, start, end)| *start <= id && id <= *end)
-        .map(|(partition, _, _)| *partition)
+    PARTITIONS.iter().find(|(_, start, end)| *start <= id && id <= *end).map(|(partition, _, _)| *partition)
 }
 
 fn status_with(code: Code, message: &str, detail: ErrorDetail) -> Status {
-    Status::with_details(
-        code,
-        message.to_string(),
-        Bytes::from(detail.encode_to_vec()),
-    )
+    Status::with_details(code, message.to_string(), Bytes::from(detail.encode_to_vec()))
 }
 
 impl FakeNode {
@@ -72,14 +63,8 @@ impl FakeNode {
         if leader == self.id {
             return Ok(());
         }
-        let leader_addr = self
-            .shared
-            .nodes
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|node| node.id == leader)
-            .map(|node| node.addr.clone());
+        let leader_addr =
+            self.shared.nodes.lock().unwrap().iter().find(|node| node.id == leader).map(|node| node.addr.clone());
         let detail = ErrorDetail {
             reason: ErrorReason::NotLeader.into(),
             partition_id: partition,
@@ -105,30 +90,18 @@ impl FakeNode {
 }
 
 fn leader_needed(consistency: i32) -> bool {
-    !matches!(
-        Consistency::try_from(consistency),
-        Ok(Consistency::Follower | Consistency::Stale)
-    )
+    !matches!(Consistency::try_from(consistency), Ok(Consistency::Follower | Consistency::Stale))
 }
 
 #[tonic::async_trait]
 impl Registry for FakeNode {
-    async fn get_citizen(
-        &self,
-        request: Request<GetCitizenRequest>,
-    ) -> Result<Response<GetCitizenResponse>, Status> {
+    async fn get_citizen(&self, request: Request<GetCitizenRequest>) -> Result<Response<GetCitizenResponse>, Status> {
         let request = request.into_inner();
         let partition = self.partition(&request.id)?;
         if leader_needed(request.consistency) {
             self.check_leader(partition)?;
         }
-        let citizen = self
-            .shared
-            .records
-            .lock()
-            .unwrap()
-            .get(&request.id)
-            .cloned();
+        let citizen = self.shared.records.lock().unwrap().get(&request.id).cloned();
         let Some(citizen) = citizen else {
             return Err(Status::not_found("no such citizen"));
         };
@@ -146,21 +119,11 @@ impl Registry for FakeNode {
     ) -> Result<Response<BatchGetCitizensResponse>, Status> {
         let request = request.into_inner();
         let partition = self.partition(&request.ids[0])?;
-        assert!(
-            request
-                .ids
-                .iter()
-                .all(|id| partition_of(id) == Some(partition)),
-            "a batch spans partitions"
-        );
+        assert!(request.ids.iter().all(|id| partition_of(id) == Some(partition)), "a batch spans partitions");
         if leader_needed(request.consistency) {
             self.check_leader(partition)?;
         }
-        self.shared
-            .batch_calls
-            .lock()
-            .unwrap()
-            .push((self.id, request.ids.len()));
+        self.shared.batch_calls.lock().unwrap().push((self.id, request.ids.len()));
         let records = self.shared.records.lock().unwrap();
         let results = request
             .ids
@@ -174,32 +137,19 @@ impl Registry for FakeNode {
         Ok(Response::new(BatchGetCitizensResponse { results }))
     }
 
-    async fn put_citizen(
-        &self,
-        request: Request<PutCitizenRequest>,
-    ) -> Result<Response<PutCitizenResponse>, Status> {
+    async fn put_citizen(&self, request: Request<PutCitizenRequest>) -> Result<Response<PutCitizenResponse>, Status> {
         let request = request.into_inner();
         let mut citizen = request.citizen.unwrap_or_default();
         let partition = self.partition(&citizen.id)?;
-        let purpose = request
-            .context
-            .map(|context| context.purpose)
-            .unwrap_or_default();
-        self.shared.put_attempts.lock().unwrap().push((
-            self.id,
-            request.request_id.clone(),
-            purpose,
-        ));
+        let purpose = request.context.map(|context| context.purpose).unwrap_or_default();
+        self.shared.put_attempts.lock().unwrap().push((self.id, request.request_id.clone(), purpose));
         self.check_leader(partition)?;
         {
             let mut puts_to_fail = self.shared.puts_to_fail.lock().unwrap();
             if *puts_to_fail > 0 {
                 *puts_to_fail -= 1;
-                let detail = ErrorDetail {
-                    reason: ErrorReason::NoQuorum.into(),
-                    partition_id: partition,
-                    ..Default::default()
-                };
+                let detail =
+                    ErrorDetail { reason: ErrorReason::NoQuorum.into(), partition_id: partition, ..Default::default() };
                 return Err(status_with(Code::Unavailable, "no quorum", detail));
             }
         }
@@ -209,17 +159,10 @@ impl Registry for FakeNode {
                 field: "citizen.full_name".to_string(),
                 ..Default::default()
             };
-            return Err(status_with(
-                Code::InvalidArgument,
-                "full name is required",
-                detail,
-            ));
+            return Err(status_with(Code::InvalidArgument, "full name is required", detail));
         }
         if let Some(earlier) = self.shared.dedup.lock().unwrap().get(&request.request_id) {
-            return Ok(Response::new(PutCitizenResponse {
-                deduplicated: true,
-                ..*earlier
-            }));
+            return Ok(Response::new(PutCitizenResponse { deduplicated: true, ..*earlier }));
         }
         let mut records = self.shared.records.lock().unwrap();
         let current_revision = records.get(&citizen.id).map_or(0, |stored| stored.revision);
@@ -235,25 +178,14 @@ impl Registry for FakeNode {
         }
         citizen.revision = current_revision + 1;
         let log_index = self.shared.log_index.fetch_add(1, Ordering::SeqCst) + 1;
-        let response = PutCitizenResponse {
-            revision: citizen.revision,
-            log_index,
-            partition_id: partition,
-            deduplicated: false,
-        };
+        let response =
+            PutCitizenResponse { revision: citizen.revision, log_index, partition_id: partition, deduplicated: false };
         records.insert(citizen.id.clone(), citizen);
-        self.shared
-            .dedup
-            .lock()
-            .unwrap()
-            .insert(request.request_id, response);
+        self.shared.dedup.lock().unwrap().insert(request.request_id, response);
         Ok(Response::new(response))
     }
 
-    async fn status(
-        &self,
-        _request: Request<StatusRequest>,
-    ) -> Result<Response<StatusResponse>, Status> {
+    async fn status(&self, _request: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
         let reported = self.shared.reported_leaders.lock().unwrap().clone();
         let partitions = PARTITIONS
             .iter()
@@ -271,11 +203,7 @@ impl Registry for FakeNode {
             })
             .collect();
         let nodes = self.shared.nodes.lock().unwrap().clone();
-        Ok(Response::new(StatusResponse {
-            node_id: self.id,
-            nodes,
-            partitions,
-        }))
+        Ok(Response::new(StatusResponse { node_id: self.id, nodes, partitions }))
     }
 }
 
@@ -295,17 +223,12 @@ impl FakeCluster {
         let mut addrs = HashMap::new();
         let mut stops = HashMap::new();
         for id in NODE_IDS {
-            let incoming =
-                TcpIncoming::bind("127.0.0.1:0".parse().unwrap()).expect("bind loopback");
+            let incoming = TcpIncoming::bind("127.0.0.1:0".parse().unwrap()).expect("bind loopback");
             let addr = incoming.local_addr().expect("bound").to_string();
             let (stop, stopped) = oneshot::channel::<()>();
-            let node = FakeNode {
-                id,
-                shared: shared.clone(),
-            };
+            let node = FakeNode { id, shared: shared.clone() };
             tokio::spawn(async move {
-                let server =
-                    tonic::transport::Server::builder().add_service(RegistryServer::new(node));
+                let server = tonic::transport::Server::builder().add_service(RegistryServer::new(node));
                 let _ = server
                     .serve_with_incoming_shutdown(incoming, async {
                         let _ = stopped.await;
@@ -321,11 +244,7 @@ impl FakeCluster {
             addrs.insert(id, addr);
             stops.insert(id, stop);
         }
-        FakeCluster {
-            shared,
-            addrs,
-            stops,
-        }
+        FakeCluster { shared, addrs, stops }
     }
 
     pub fn endpoints(&self, ids: &[u64]) -> Vec<String> {

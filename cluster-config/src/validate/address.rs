@@ -11,9 +11,7 @@ pub(super) fn address_problem(addr: &str) -> Option<String> {
         return Some(format!("invalid address {addr:?}: expected host:port"));
     };
     if !is_port(port_text) {
-        return Some(format!(
-            "invalid address {addr:?}: port must be a number from 1 to 65535"
-        ));
+        return Some(format!("invalid address {addr:?}: port must be a number from 1 to 65535"));
     }
     if !is_host(host) {
         return Some(format!(
@@ -25,27 +23,19 @@ pub(super) fn address_problem(addr: &str) -> Option<String> {
 
 fn is_port(text: &str) -> bool {
     // `u16::from_str` alone would accept "+80".
-    !text.is_empty()
-        && text.bytes().all(|b| b.is_ascii_digit())
-        && text.parse::<u16>().is_ok_and(|port| port != 0)
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && text.parse::<u16>().is_ok_and(|port| port != 0)
 }
 
 fn is_host(host: &str) -> bool {
-    if let Some(inner) = host
-        .strip_prefix('[')
-        .and_then(|rest| rest.strip_suffix(']'))
-    {
+    if let Some(inner) = host.strip_prefix('[').and_then(|rest| rest.strip_suffix(']')) {
         return inner.parse::<Ipv6Addr>().is_ok();
     }
     if host.is_empty() || host.len() > HOSTNAME_BYTES_MAX {
         return false;
     }
-    let labels_ok = host.split('.').all(|label| {
-        !label.is_empty()
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    });
+    let labels_ok = host
+        .split('.')
+        .all(|label| !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
     // A name made only of numbers is meant as an IPv4 address, so it must be one.
     let looks_numeric = host.bytes().all(|b| b.is_ascii_digit() || b == b'.');
     labels_ok && (!looks_numeric || host.parse::<Ipv4Addr>().is_ok())
@@ -57,13 +47,7 @@ mod tests {
 
     #[test]
     fn accepts_hostnames_and_ip_addresses() {
-        for addr in [
-            "127.0.0.1:7101",
-            "dc-north-1.dancu.internal:7100",
-            "localhost:1",
-            "[::1]:65535",
-            "node_2:80",
-        ] {
+        for addr in ["127.0.0.1:7101", "dc-north-1.dancu.internal:7100", "localhost:1", "[::1]:65535", "node_2:80"] {
             assert_eq!(address_problem(addr), None, "{addr}");
         }
     }

@@ -8,10 +8,7 @@ pub(super) fn check(raft: &RaftConfig, report: &mut Report) {
     if raft.heartbeat_interval_ms < HEARTBEAT_INTERVAL_MS_MIN {
         report.add(
             "raft.heartbeat_interval_ms",
-            format!(
-                "must be at least {HEARTBEAT_INTERVAL_MS_MIN}, found {}",
-                raft.heartbeat_interval_ms
-            ),
+            format!("must be at least {HEARTBEAT_INTERVAL_MS_MIN}, found {}", raft.heartbeat_interval_ms),
         );
     }
     if raft.election_timeout_ms_min <= raft.heartbeat_interval_ms {

@@ -55,8 +55,7 @@ pub fn membership_to_pb(membership: &Membership) -> pb::Membership {
 
 pub fn membership_from_pb(membership: Option<&pb::Membership>) -> io::Result<Membership> {
     let membership = membership.ok_or_else(|| invalid("membership"))?;
-    let configs: Vec<BTreeSet<u64>> =
-        membership.configs.iter().map(|set| set.ids.iter().copied().collect()).collect();
+    let configs: Vec<BTreeSet<u64>> = membership.configs.iter().map(|set| set.ids.iter().copied().collect()).collect();
     let nodes: BTreeMap<u64, BasicNode> =
         membership.nodes.iter().map(|(id, addr)| (*id, BasicNode { addr: addr.clone() })).collect();
     Membership::new(configs, nodes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
@@ -193,7 +192,11 @@ mod tests {
     fn entries_round_trip() {
         let membership = Membership::new(
             vec![BTreeSet::from([1, 2, 3])],
-            BTreeMap::from([(1, BasicNode { addr: "a:1".into() }), (2, BasicNode { addr: "b:2".into() }), (3, BasicNode { addr: "c:3".into() })]),
+            BTreeMap::from([
+                (1, BasicNode { addr: "a:1".into() }),
+                (2, BasicNode { addr: "b:2".into() }),
+                (3, BasicNode { addr: "c:3".into() }),
+            ]),
         )
         .unwrap();
         let log_id = LogId::new(LeaderId::new(7, 2), 42);

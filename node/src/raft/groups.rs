@@ -46,12 +46,18 @@ pub enum StartError {
 
 impl Groups {
     /// Creates (without bootstrapping) a Raft group for every partition placed on `node_id`.
-    pub async fn start(node_id: NodeId, config: ClusterConfig, partition_map: PartitionMap, store: Arc<Store>) -> Result<Groups, StartError> {
+    pub async fn start(
+        node_id: NodeId,
+        config: ClusterConfig,
+        partition_map: PartitionMap,
+        store: Arc<Store>,
+    ) -> Result<Groups, StartError> {
         let peers = Arc::new(Peers::default());
         let mut groups = HashMap::new();
         for spec in partition_map.hosted_by(node_id) {
             let pid = spec.id;
-            let raft_config = group_config(&config.cluster_name, pid, &config.raft).map_err(|e| StartError::Config(pid.0, e))?;
+            let raft_config =
+                group_config(&config.cluster_name, pid, &config.raft).map_err(|e| StartError::Config(pid.0, e))?;
             let network = NetworkFactory { pid, peers: peers.clone() };
             let raft = RaftHandle::new(node_id, raft_config, network, store.log_store(pid), store.state_machine(spec))
                 .await

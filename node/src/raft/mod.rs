@@ -21,7 +21,11 @@ use crate::limits::APPEND_ENTRIES_MAX;
 /// Timeouts are tuned for a loaded 2-core machine (defaults: heartbeat 250 ms, election 1–2 s): a
 /// busy box must not cause needless elections. The leader lease openraft derives from them bounds
 /// how long a lease read may trust a quorum acknowledgement.
-pub fn group_config(cluster_name: &str, pid: PartitionId, raft: &RaftConfig) -> Result<Arc<Config>, openraft::ConfigError> {
+pub fn group_config(
+    cluster_name: &str,
+    pid: PartitionId,
+    raft: &RaftConfig,
+) -> Result<Arc<Config>, openraft::ConfigError> {
     let config = Config {
         cluster_name: format!("{cluster_name}-p{}", pid.0),
         heartbeat_interval: raft.heartbeat_interval_ms,

@@ -99,15 +99,26 @@ impl PeerNetwork {
         request
     }
 
-    async fn send_vote(&mut self, rpc: VoteRequest<TypeConfig>, option: RPCOption, pre_vote: bool) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+    async fn send_vote(
+        &mut self,
+        rpc: VoteRequest<TypeConfig>,
+        option: RPCOption,
+        pre_vote: bool,
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
         let message = codec::vote_request_to_pb(self.pid.0, &rpc, pre_vote);
         let reply = self.client()?.vote(Self::request(message, &option)).await.map_err(rpc_error)?;
         codec::vote_response_from_pb(reply.get_ref()).map_err(decode_error)
     }
 
-    async fn stream_snapshot(&mut self, vote: Vote, snapshot: Snapshot, option: RPCOption) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
+    async fn stream_snapshot(
+        &mut self,
+        vote: Vote,
+        snapshot: Snapshot,
+        option: RPCOption,
+    ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
         let SnapshotFile { path } = snapshot.snapshot;
-        let mut file = tokio::fs::File::open(&path).await.map_err(|e| StreamingError::Network(NetworkError::new(&e)))?;
+        let mut file =
+            tokio::fs::File::open(&path).await.map_err(|e| StreamingError::Network(NetworkError::new(&e)))?;
         let first = pb::SnapshotChunk {
             partition_id: self.pid.0,
             vote: Some(codec::vote_to_pb(&vote)),
@@ -134,7 +145,8 @@ impl PeerNetwork {
         });
         let mut request = tonic::Request::new(tokio_stream::wrappers::ReceiverStream::new(rx));
         request.set_timeout(option.hard_ttl().max(Duration::from_secs(60)));
-        let reply = self.client().map_err(|e| StreamingError::Network(NetworkError::new(&e)))?.install_snapshot(request).await;
+        let reply =
+            self.client().map_err(|e| StreamingError::Network(NetworkError::new(&e)))?.install_snapshot(request).await;
         let read_result = reader.await;
         let reply = reply.map_err(|status| match rpc_error(status) {
             RPCError::Unreachable(e) => StreamingError::Unreachable(e),
@@ -143,7 +155,8 @@ impl PeerNetwork {
         if let Ok(Err(e)) = read_result {
             return Err(StreamingError::Network(NetworkError::new(&e)));
         }
-        let vote = codec::vote_from_pb(reply.get_ref().vote.as_ref()).map_err(|e| StreamingError::Network(NetworkError::new(&e)))?;
+        let vote = codec::vote_from_pb(reply.get_ref().vote.as_ref())
+            .map_err(|e| StreamingError::Network(NetworkError::new(&e)))?;
         Ok(SnapshotResponse::new(vote))
     }
 }
@@ -151,17 +164,29 @@ impl PeerNetwork {
 impl RaftNetworkV2<TypeConfig> for PeerNetwork {
     type SnapshotData = SnapshotFile;
 
-    async fn append_entries(&mut self, rpc: AppendEntriesRequest<TypeConfig>, option: RPCOption) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
         let message = codec::append_request_to_pb(self.pid.0, &rpc);
         let reply = self.client()?.append_entries(Self::request(message, &option)).await.map_err(rpc_error)?;
         codec::append_response_from_pb(reply.into_inner()).map_err(decode_error)
     }
 
-    async fn vote(&mut self, rpc: VoteRequest<TypeConfig>, option: RPCOption) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
         self.send_vote(rpc, option, false).await
     }
 
-    async fn pre_vote(&mut self, rpc: VoteRequest<TypeConfig>, option: RPCOption) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+    async fn pre_vote(
+        &mut self,
+        rpc: VoteRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
         self.send_vote(rpc, option, true).await
     }
 

@@ -32,7 +32,10 @@ fn fatal(error: impl std::fmt::Display) -> Status {
 
 #[tonic::async_trait]
 impl pb::raft_server::Raft for RaftService {
-    async fn append_entries(&self, request: Request<pb::AppendEntriesRequest>) -> Result<Response<pb::AppendEntriesResponse>, Status> {
+    async fn append_entries(
+        &self,
+        request: Request<pb::AppendEntriesRequest>,
+    ) -> Result<Response<pb::AppendEntriesResponse>, Status> {
         let request = request.into_inner();
         let group = self.groups.hosted(request.partition_id)?;
         let rpc = codec::append_request_from_pb(request).map_err(malformed)?;
@@ -48,13 +51,17 @@ impl pb::raft_server::Raft for RaftService {
         Ok(Response::new(codec::vote_response_to_pb(&response.map_err(fatal)?)))
     }
 
-    async fn install_snapshot(&self, request: Request<Streaming<pb::SnapshotChunk>>) -> Result<Response<pb::SnapshotResponse>, Status> {
+    async fn install_snapshot(
+        &self,
+        request: Request<Streaming<pb::SnapshotChunk>>,
+    ) -> Result<Response<pb::SnapshotResponse>, Status> {
         let mut chunks = request.into_inner();
         let first = chunks.next().await.ok_or_else(|| Status::invalid_argument("empty snapshot stream"))??;
         let group = self.groups.hosted(first.partition_id)?;
         let vote = codec::vote_from_pb(first.vote.as_ref()).map_err(malformed)?;
         let meta = codec::snapshot_meta_from_pb(first.meta.as_ref()).map_err(malformed)?;
-        let path = self.groups.store.incoming_snapshot_path(group.spec.id).map_err(|e| Status::internal(e.to_string()))?;
+        let path =
+            self.groups.store.incoming_snapshot_path(group.spec.id).map_err(|e| Status::internal(e.to_string()))?;
         let received = receive_into(&path, first.data, &mut chunks).await;
         if let Err(status) = received {
             let _ = tokio::fs::remove_file(&path).await;
@@ -65,15 +72,26 @@ impl pb::raft_server::Raft for RaftService {
         Ok(Response::new(pb::SnapshotResponse { vote: Some(codec::vote_to_pb(&response.vote)) }))
     }
 
-    async fn read_index(&self, request: Request<pb::ReadIndexRequest>) -> Result<Response<pb::ReadIndexResponse>, Status> {
+    async fn read_index(
+        &self,
+        request: Request<pb::ReadIndexRequest>,
+    ) -> Result<Response<pb::ReadIndexResponse>, Status> {
         let group = self.groups.hosted(request.get_ref().partition_id)?;
-        let linearizer = group.raft.get_read_linearizer(ReadPolicy::ReadIndex).await.map_err(|e| ApiError::from_read_error(&self.groups, group, e))?;
+        let linearizer = group
+            .raft
+            .get_read_linearizer(ReadPolicy::ReadIndex)
+            .await
+            .map_err(|e| ApiError::from_read_error(&self.groups, group, e))?;
         let read_log_id = codec::log_id_to_pb(linearizer.read_log_id().log_id());
         Ok(Response::new(pb::ReadIndexResponse { read_log_id: Some(read_log_id) }))
     }
 }
 
-async fn receive_into(path: &std::path::Path, first_data: Vec<u8>, chunks: &mut Streaming<pb::SnapshotChunk>) -> Result<(), Status> {
+async fn receive_into(
+    path: &std::path::Path,
+    first_data: Vec<u8>,
+    chunks: &mut Streaming<pb::SnapshotChunk>,
+) -> Result<(), Status> {
     let io_error = |e: std::io::Error| Status::internal(format!("writing snapshot: {e}"));
     let mut file = tokio::fs::File::create(path).await.map_err(io_error)?;
     file.write_all(&first_data).await.map_err(io_error)?;

@@ -51,16 +51,28 @@ impl ApiError {
         }
     }
 
-    pub fn from_read_error(groups: &Groups, group: &Group, error: RaftError<TypeConfig, LinearizableReadError<TypeConfig>>) -> ApiError {
+    pub fn from_read_error(
+        groups: &Groups,
+        group: &Group,
+        error: RaftError<TypeConfig, LinearizableReadError<TypeConfig>>,
+    ) -> ApiError {
         match error {
-            RaftError::APIError(LinearizableReadError::ForwardToLeader(forward)) => Self::not_leader(groups, group, forward.leader_id),
+            RaftError::APIError(LinearizableReadError::ForwardToLeader(forward)) => {
+                Self::not_leader(groups, group, forward.leader_id)
+            }
             other => ApiError::NoQuorum { partition_id: group.spec.id.0, message: other.to_string() },
         }
     }
 
-    pub fn from_write_error(groups: &Groups, group: &Group, error: RaftError<TypeConfig, ClientWriteError<TypeConfig>>) -> ApiError {
+    pub fn from_write_error(
+        groups: &Groups,
+        group: &Group,
+        error: RaftError<TypeConfig, ClientWriteError<TypeConfig>>,
+    ) -> ApiError {
         match error {
-            RaftError::APIError(ClientWriteError::ForwardToLeader(forward)) => Self::not_leader(groups, group, forward.leader_id),
+            RaftError::APIError(ClientWriteError::ForwardToLeader(forward)) => {
+                Self::not_leader(groups, group, forward.leader_id)
+            }
             // Commit status unknown: the caller retries with the same request id, which dedups.
             other => ApiError::NoQuorum { partition_id: group.spec.id.0, message: other.to_string() },
         }
@@ -76,12 +88,14 @@ impl ApiError {
             }
             ApiError::NotLeader { partition_id, leader_id, leader_addr } => {
                 detail.reason = ErrorReason::NotLeader as i32;
-                (detail.partition_id, detail.leader_id, detail.leader_addr) = (*partition_id, *leader_id, leader_addr.clone());
+                (detail.partition_id, detail.leader_id, detail.leader_addr) =
+                    (*partition_id, *leader_id, leader_addr.clone());
                 Code::FailedPrecondition
             }
             ApiError::PartitionNotHosted { partition_id, leader_id, leader_addr } => {
                 detail.reason = ErrorReason::PartitionNotHosted as i32;
-                (detail.partition_id, detail.leader_id, detail.leader_addr) = (*partition_id, *leader_id, leader_addr.clone());
+                (detail.partition_id, detail.leader_id, detail.leader_addr) =
+                    (*partition_id, *leader_id, leader_addr.clone());
                 Code::FailedPrecondition
             }
             ApiError::NoQuorum { partition_id, .. } => {
@@ -124,8 +138,20 @@ mod tests {
     #[test]
     fn statuses_carry_their_detail() {
         check(ApiError::invalid("citizen.sex", "bad"), Code::InvalidArgument, ErrorReason::InvalidField);
-        check(ApiError::NotLeader { partition_id: 100, leader_id: Some(2), leader_addr: "h:1".into() }, Code::FailedPrecondition, ErrorReason::NotLeader);
-        check(ApiError::NoQuorum { partition_id: 100, message: String::new() }, Code::Unavailable, ErrorReason::NoQuorum);
-        check(ApiError::RevisionMismatch { partition_id: 100, current_revision: 3 }, Code::Aborted, ErrorReason::RevisionMismatch);
+        check(
+            ApiError::NotLeader { partition_id: 100, leader_id: Some(2), leader_addr: "h:1".into() },
+            Code::FailedPrecondition,
+            ErrorReason::NotLeader,
+        );
+        check(
+            ApiError::NoQuorum { partition_id: 100, message: String::new() },
+            Code::Unavailable,
+            ErrorReason::NoQuorum,
+        );
+        check(
+            ApiError::RevisionMismatch { partition_id: 100, current_revision: 3 },
+            Code::Aborted,
+            ErrorReason::RevisionMismatch,
+        );
     }
 }

@@ -1,8 +1,8 @@
 //! The read consistency levels: what must happen before a read may go to local RocksDB.
 
 use dancu_proto::v1::{Consistency, ReadIndexRequest};
-use openraft::raft::linearizable_read::Linearizer;
 use openraft::async_runtime::watch::WatchReceiver;
+use openraft::raft::linearizable_read::Linearizer;
 use openraft::{LinearizerOption, ReadPolicy};
 
 use crate::limits::{RAFT_RPC_TIMEOUT, READ_APPLY_WAIT_MAX};
@@ -27,7 +27,12 @@ pub struct ReadMode {
     pub skip_linearizer: bool,
 }
 
-pub async fn linearize(groups: &Groups, group: &Group, consistency: Consistency, mode: ReadMode) -> Result<ReadPoint, ApiError> {
+pub async fn linearize(
+    groups: &Groups,
+    group: &Group,
+    consistency: Consistency,
+    mode: ReadMode,
+) -> Result<ReadPoint, ApiError> {
     if mode.skip_linearizer {
         return Ok(stale(group));
     }
@@ -52,7 +57,8 @@ fn stale(group: &Group) -> ReadPoint {
 }
 
 async fn on_leader(groups: &Groups, group: &Group, option: LinearizerOption) -> Result<ReadPoint, ApiError> {
-    let linearizer = group.raft.get_read_linearizer(option).await.map_err(|e| ApiError::from_read_error(groups, group, e))?;
+    let linearizer =
+        group.raft.get_read_linearizer(option).await.map_err(|e| ApiError::from_read_error(groups, group, e))?;
     await_applied(group, linearizer).await
 }
 
@@ -78,15 +84,21 @@ async fn follower(groups: &Groups, group: &Group) -> Result<ReadPoint, ApiError>
     if leader == groups.node_id {
         return on_leader(groups, group, ReadPolicy::ReadIndex.into()).await;
     }
-    let addr = groups.node_addr(leader).ok_or_else(|| ApiError::NoQuorum { partition_id, message: format!("leader {leader} has no address") })?;
-    let mut client = groups.peers.raft_client(&addr).map_err(|e| ApiError::NoQuorum { partition_id, message: e.to_string() })?;
+    let addr = groups
+        .node_addr(leader)
+        .ok_or_else(|| ApiError::NoQuorum { partition_id, message: format!("leader {leader} has no address") })?;
+    let mut client =
+        groups.peers.raft_client(&addr).map_err(|e| ApiError::NoQuorum { partition_id, message: e.to_string() })?;
     let mut request = tonic::Request::new(ReadIndexRequest { partition_id });
     request.set_timeout(RAFT_RPC_TIMEOUT);
     let reply = client.read_index(request).await.map_err(|status| ApiError::NoQuorum {
         partition_id,
         message: format!("leader {leader} could not give a read index: {}", status.message()),
     })?;
-    let read_log_id = reply.into_inner().read_log_id.ok_or_else(|| ApiError::NoQuorum { partition_id, message: "empty read index".into() })?;
+    let read_log_id = reply
+        .into_inner()
+        .read_log_id
+        .ok_or_else(|| ApiError::NoQuorum { partition_id, message: "empty read index".into() })?;
     let read_log_id = openraft::raft::linearizable_read::ReadLogId::from_log_id(codec::log_id_from_pb(&read_log_id));
     let linearizer = Linearizer::new(groups.node_id, read_log_id, None);
     await_applied(group, linearizer).await

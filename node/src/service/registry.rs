@@ -61,7 +61,10 @@ impl RegistryService {
         caller::admit(request.context.as_ref())?;
         let consistency = consistency_of(request.consistency)?;
         if request.ids.len() > BATCH_IDS_MAX {
-            return Err(ApiError::invalid("ids", format!("{} ids, at most {BATCH_IDS_MAX} allowed", request.ids.len())));
+            return Err(ApiError::invalid(
+                "ids",
+                format!("{} ids, at most {BATCH_IDS_MAX} allowed", request.ids.len()),
+            ));
         }
         let mut by_partition: BTreeMap<PartitionId, Vec<usize>> = BTreeMap::new();
         for (idx, id) in request.ids.iter().enumerate() {
@@ -184,15 +187,24 @@ impl RegistryService {
 
 #[tonic::async_trait]
 impl pb::registry_server::Registry for RegistryService {
-    async fn get_citizen(&self, request: Request<pb::GetCitizenRequest>) -> Result<Response<pb::GetCitizenResponse>, Status> {
+    async fn get_citizen(
+        &self,
+        request: Request<pb::GetCitizenRequest>,
+    ) -> Result<Response<pb::GetCitizenResponse>, Status> {
         Ok(Response::new(self.get(request.into_inner()).await?))
     }
 
-    async fn batch_get_citizens(&self, request: Request<pb::BatchGetCitizensRequest>) -> Result<Response<pb::BatchGetCitizensResponse>, Status> {
+    async fn batch_get_citizens(
+        &self,
+        request: Request<pb::BatchGetCitizensRequest>,
+    ) -> Result<Response<pb::BatchGetCitizensResponse>, Status> {
         Ok(Response::new(self.batch_get(request.into_inner()).await?))
     }
 
-    async fn put_citizen(&self, request: Request<pb::PutCitizenRequest>) -> Result<Response<pb::PutCitizenResponse>, Status> {
+    async fn put_citizen(
+        &self,
+        request: Request<pb::PutCitizenRequest>,
+    ) -> Result<Response<pb::PutCitizenResponse>, Status> {
         Ok(Response::new(self.put(request.into_inner()).await?))
     }
 

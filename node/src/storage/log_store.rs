@@ -131,7 +131,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             return Ok(());
         };
         let mut batch = WriteBatch::default();
-        batch.put_cf(self.store.cf(CF_RAFT_META)?, self.meta_key(META_COMMITTED), log_id_to_pb(&committed).encode_to_vec());
+        batch.put_cf(
+            self.store.cf(CF_RAFT_META)?,
+            self.meta_key(META_COMMITTED),
+            log_id_to_pb(&committed).encode_to_vec(),
+        );
         // Not synced: a committed index that lags after a crash is still a safe lower bound.
         self.store.write(batch)
     }
@@ -159,7 +163,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn truncate_after(&mut self, last_log_id: Option<LogId>) -> Result<(), io::Error> {
         let from = last_log_id.map_or(0, |id| id.index + 1);
         let mut batch = WriteBatch::default();
-        batch.delete_range_cf(self.store.cf(CF_RAFT_LOG)?, keys::log_key(self.pid, from).to_vec(), keys::partition_end(self.pid));
+        batch.delete_range_cf(
+            self.store.cf(CF_RAFT_LOG)?,
+            keys::log_key(self.pid, from).to_vec(),
+            keys::partition_end(self.pid),
+        );
         self.store.write_durable(batch).await
     }
 

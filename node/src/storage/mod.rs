@@ -105,7 +105,9 @@ impl Store {
     fn get_message<M: Message + Default>(&self, cf: &str, key: &[u8]) -> io::Result<Option<M>> {
         match self.get(cf, key)? {
             None => Ok(None),
-            Some(bytes) => M::decode(bytes.as_slice()).map(Some).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e)),
+            Some(bytes) => {
+                M::decode(bytes.as_slice()).map(Some).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+            }
         }
     }
 

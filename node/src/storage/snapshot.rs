@@ -42,7 +42,9 @@ pub fn build(store: &Store, pid: PartitionId) -> io::Result<(SnapshotMeta, Snaps
     let applied = snapshot.get_cf(cf, &applied_key).map_err(storage_error)?;
     let meta_pb = match applied {
         None => pb::SnapshotMeta::default(),
-        Some(bytes) => pb::SnapshotMeta::decode(bytes.as_slice()).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?,
+        Some(bytes) => {
+            pb::SnapshotMeta::decode(bytes.as_slice()).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?
+        }
     };
     let meta = snapshot_meta_from_pb(Some(&meta_pb))?;
     let path = new_snapshot_path(store, pid, "built")?;
@@ -73,7 +75,8 @@ pub fn install(store: &Store, pid: PartitionId, meta: &SnapshotMeta, file: &Snap
     batch.delete_range_cf(cf, keys::partition_prefix(pid).to_vec(), keys::partition_end(pid));
     let mut buf = bytes.as_slice();
     while !buf.is_empty() {
-        let item = pb::SnapshotItem::decode_length_delimited(&mut buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        let item = pb::SnapshotItem::decode_length_delimited(&mut buf)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
         // A snapshot may only touch its own partition's range.
         if !item.key.starts_with(&keys::partition_prefix(pid)) {
             return Err(io::Error::new(io::ErrorKind::InvalidData, "snapshot item outside its partition"));
@@ -108,11 +111,13 @@ pub fn put_current(
 
 /// The partition's current snapshot meta and file, if any.
 pub fn read_current(store: &Store, pid: PartitionId) -> io::Result<Option<(pb::SnapshotMeta, SnapshotFile)>> {
-    let record: Option<pb::SnapshotChunk> = store.get_message(CF_RAFT_META, &keys::tagged_key(pid, META_SNAPSHOT, &[]))?;
+    let record: Option<pb::SnapshotChunk> =
+        store.get_message(CF_RAFT_META, &keys::tagged_key(pid, META_SNAPSHOT, &[]))?;
     let Some(record) = record else {
         return Ok(None);
     };
-    let path = PathBuf::from(String::from_utf8(record.data).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?);
+    let path =
+        PathBuf::from(String::from_utf8(record.data).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?);
     Ok(Some((record.meta.unwrap_or_default(), SnapshotFile { path })))
 }
 

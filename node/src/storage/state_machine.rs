@@ -45,7 +45,8 @@ impl StateMachine {
     }
 
     fn read_applied(&self) -> io::Result<(Option<LogId>, StoredMembership)> {
-        let applied: Option<pb::SnapshotMeta> = self.store.get_message(CF_STATE, &keys::tagged_key(self.pid, STATE_APPLIED, &[]))?;
+        let applied: Option<pb::SnapshotMeta> =
+            self.store.get_message(CF_STATE, &keys::tagged_key(self.pid, STATE_APPLIED, &[]))?;
         let meta = snapshot_meta_from_pb(Some(&applied.unwrap_or_default()))?;
         Ok((meta.last_log_id, meta.last_membership))
     }
@@ -74,7 +75,11 @@ impl StateMachine {
         let cf = self.store.cf(CF_STATE)?;
         if !put.request_id.is_empty() {
             if let Some(outcome) = self.remembered(pending, &put.request_id)? {
-                return Ok(ApplyOutcome::Written { revision: outcome.revision, log_index: outcome.log_index, deduplicated: true });
+                return Ok(ApplyOutcome::Written {
+                    revision: outcome.revision,
+                    log_index: outcome.log_index,
+                    deduplicated: true,
+                });
             }
         }
         let Some(mut citizen) = put.citizen else {
@@ -167,7 +172,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 let (entry, responder) = item?;
                 let outcome = match entry.payload {
                     EntryPayload::Blank => ApplyOutcome::Nothing,
-                    EntryPayload::Normal(request) => self.apply_command(&mut batch, &mut pending, &entry.log_id, request.0)?,
+                    EntryPayload::Normal(request) => {
+                        self.apply_command(&mut batch, &mut pending, &entry.log_id, request.0)?
+                    }
                     EntryPayload::Membership(m) => {
                         membership = StoredMembership::new(Some(entry.log_id), m);
                         ApplyOutcome::Nothing
@@ -183,7 +190,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 last_log_id: last_log_id.as_ref().map(crate::raft::codec::log_id_to_pb),
                 last_membership: Some(stored_membership_to_pb(&membership)),
             };
-            batch.put_cf(self.store.cf(CF_STATE)?, keys::tagged_key(self.pid, STATE_APPLIED, &[]), applied.encode_to_vec());
+            batch.put_cf(
+                self.store.cf(CF_STATE)?,
+                keys::tagged_key(self.pid, STATE_APPLIED, &[]),
+                applied.encode_to_vec(),
+            );
             self.store.write(batch)?;
             for (responder, outcome) in responders {
                 if let Some(responder) = responder {

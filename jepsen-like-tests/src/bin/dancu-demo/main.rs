@@ -54,17 +54,10 @@ async fn main() -> anyhow::Result<()> {
         keep_dir: true,
         ..ClusterSpec::new(node_binary()?)
     };
-    println!(
-        "starting the nodes of {} (data and logs in {}/)",
-        args.config.display(),
-        args.data_dir.display()
-    );
-    let cluster = LocalCluster::start(spec)?;
+    println!("starting the nodes of {} (data and logs in {}/)", args.config.display(), args.data_dir.display());
+    let mut cluster = LocalCluster::start(spec)?;
     cluster.wait_healthy(HEALTHY_TIMEOUT).await?;
-    let options = ClientOptions {
-        purpose: "demo".to_string(),
-        ..ClientOptions::default()
-    };
+    let options = ClientOptions { purpose: "demo".to_string(), ..ClientOptions::default() };
     let client = Client::connect(&cluster.endpoints(), options).await?;
     load(&client, &args).await?;
     print_leaders(&cluster).await?;
@@ -77,11 +70,11 @@ async fn main() -> anyhow::Result<()> {
     let id = synthetic::citizen(args.seed, 1).id;
     println!("  {dancuctl} --config {config} get {id} --consistency stale");
     println!("Press Ctrl-C to stop it.");
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C")?;
+    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
     println!("stopping the nodes");
-    drop(cluster);
+    for node in cluster.node_ids() {
+        cluster.stop(node)?;
+    }
     Ok(())
 }
 
@@ -89,15 +82,10 @@ async fn main() -> anyhow::Result<()> {
 /// directory when inside it.
 fn dancuctl_path() -> String {
     let fallback = PathBuf::from("target/release/dancuctl");
-    let beside = std::env::current_exe()
-        .ok()
-        .and_then(|exe| Some(exe.parent()?.join("dancuctl")));
+    let beside = std::env::current_exe().ok().and_then(|exe| Some(exe.parent()?.join("dancuctl")));
     let path = beside.unwrap_or(fallback);
     let cwd = std::env::current_dir().unwrap_or_default();
-    path.strip_prefix(&cwd)
-        .unwrap_or(&path)
-        .display()
-        .to_string()
+    path.strip_prefix(&cwd).unwrap_or(&path).display().to_string()
 }
 
 /// Writes `args.records` synthetic citizens, `LOAD_CONCURRENCY` at a time.
@@ -120,31 +108,13 @@ async fn load(client: &Client, args: &Args) -> anyhow::Result<()> {
 /// One line per node: its address and how many partitions it hosts and leads.
 async fn print_leaders(cluster: &LocalCluster) -> anyhow::Result<()> {
     println!();
-    println!(
-        "{:<6} {:<20} {:>8} {:>6} {:>14}",
-        "node", "address", "hosted", "leads", "applied (sum)"
-    );
+    println!("{:<6} {:<20} {:>8} {:>6} {:>14}", "node", "address", "hosted", "leads", "applied (sum)");
     for node in cluster.node_ids() {
         let status = cluster.status(node).await?;
-        let hosted = status
-            .partitions
-            .iter()
-            .filter(|partition| partition.replicas.contains(&node))
-            .count();
-        let leads = status
-            .partitions
-            .iter()
-            .filter(|partition| partition.local_role == "leader")
-            .count();
-        let applied: u64 = status
-            .partitions
-            .iter()
-            .map(|partition| partition.last_applied)
-            .sum();
-        println!(
-            "{node:<6} {:<20} {hosted:>8} {leads:>6} {applied:>14}",
-            cluster.addr(node)
-        );
+        let hosted = status.partitions.iter().filter(|partition| partition.replicas.contains(&node)).count();
+        let leads = status.partitions.iter().filter(|partition| partition.local_role == "leader").count();
+        let applied: u64 = status.partitions.iter().map(|partition| partition.last_applied).sum();
+        println!("{node:<6} {:<20} {hosted:>8} {leads:>6} {applied:>14}", cluster.addr(node));
     }
     Ok(())
 }
@@ -155,29 +125,15 @@ async fn print_lookups(cluster: &LocalCluster, id: &str) -> anyhow::Result<()> {
     println!("lookups of {id} through node 1 (synthetic data):");
     let first_node = cluster.node_ids()[0];
     let client = Client::connect(&[cluster.addr(first_node)], ClientOptions::default()).await?;
-    let levels = [
-        Consistency::Linearizable,
-        Consistency::ReadIndex,
-        Consistency::Follower,
-        Consistency::Stale,
-    ];
+    let levels = [Consistency::Linearizable, Consistency::ReadIndex, Consistency::Follower, Consistency::Stale];
     for level in levels {
         let started = Instant::now();
-        let answer = client
-            .get(id, level)
-            .await?
-            .context("a record the demo wrote is missing")?;
-        let name = answer
-            .citizen
-            .map(|citizen| citizen.full_name)
-            .unwrap_or_default();
+        let answer = client.get(id, level).await?.context("a record the demo wrote is missing")?;
+        let name = answer.citizen.map(|citizen| citizen.full_name).unwrap_or_default();
         let served_by = answer.meta.map_or(0, |meta| meta.served_by);
         println!(
             "  {:<13} {name:<22} revision {} log index {:>5} served by node {served_by} in {:.1?}",
-            level
-                .as_str_name()
-                .trim_start_matches("CONSISTENCY_")
-                .to_lowercase(),
+            level.as_str_name().trim_start_matches("CONSISTENCY_").to_lowercase(),
             answer.revision,
             answer.log_index,
             started.elapsed()
