@@ -8,6 +8,7 @@ use std::sync::Arc;
 use dancu_cluster_config::{ClusterConfig, NodeId};
 use dancu_proto::v1::raft_server::RaftServer;
 use dancu_proto::v1::registry_server::RegistryServer;
+use tonic::transport::server::TcpIncoming;
 
 use crate::limits::GRPC_MESSAGE_BYTES_MAX;
 use crate::raft::groups::Groups;
@@ -60,7 +61,9 @@ pub async fn run(options: NodeOptions, shutdown: impl std::future::Future<Output
     let node = options.config.node(options.node_id).ok_or(NodeError::UnknownNode(options.node_id))?;
     let addr = listen_addr(&node.addr)?;
     // Bind before opening storage: a second process on the same address fails before touching data.
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| NodeError::Bind { addr, source })?;
+    // TCP_NODELAY on every accepted connection: a lease read answers in microseconds, and Nagle would
+    // hold its reply back for a delayed ACK (tens of milliseconds).
+    let incoming = TcpIncoming::bind(addr).map_err(|source| NodeError::Bind { addr, source })?.with_nodelay(Some(true));
     let store = Store::open(&options.data_dir)?;
     let groups = Arc::new(Groups::start(options.node_id, options.config.clone(), partition_map, store).await?);
     tracing::info!(node = options.node_id, n_groups = groups.iter().count(), %addr, "raft groups started");
@@ -78,12 +81,11 @@ pub async fn run(options: NodeOptions, shutdown: impl std::future::Future<Output
         .max_encoding_message_size(GRPC_MESSAGE_BYTES_MAX);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tonic::transport::Server::builder()
-        .tcp_nodelay(true)
         .add_service(health_service)
         .add_service(reflection)
         .add_service(registry)
         .add_service(raft)
-        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), async {
+        .serve_with_incoming_shutdown(incoming, async {
             let _ = stop_rx.await;
         });
     let server = tokio::spawn(server);
