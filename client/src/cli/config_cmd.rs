@@ -34,12 +34,13 @@ struct ConfigJson<'a> {
     partitions: Vec<PartitionJson<'a>>,
 }
 
+/// A node in `config show` and `status` JSON.
 #[derive(Debug, Serialize)]
-struct NodeJson<'a> {
-    id: u64,
-    addr: &'a str,
-    dc: &'a str,
-    metrics_addr: Option<&'a str>,
+pub(super) struct NodeJson<'a> {
+    pub(super) id: u64,
+    pub(super) addr: &'a str,
+    pub(super) dc: &'a str,
+    pub(super) metrics_addr: Option<&'a str>,
 }
 
 #[derive(Debug, Serialize)]

@@ -3,7 +3,7 @@
 use dancu_proto::v1::StatusResponse;
 use serde::Serialize;
 
-use super::config_cmd::province_label;
+use super::config_cmd::{province_label, NodeJson};
 use super::table::{join_ids, render};
 use super::{plural, to_json, Failure, GlobalArgs, OutputFormat};
 
@@ -14,14 +14,6 @@ struct StatusJson<'a> {
     node_id: u64,
     nodes: Vec<NodeJson<'a>>,
     partitions: Vec<PartitionJson<'a>>,
-}
-
-#[derive(Debug, Serialize)]
-struct NodeJson<'a> {
-    id: u64,
-    addr: &'a str,
-    dc: &'a str,
-    metrics_addr: Option<&'a str>,
 }
 
 #[derive(Debug, Serialize)]
