@@ -5,6 +5,7 @@
 //! service on one tonic server. See ARCHITECTURE.md for the codemap and invariants.
 
 pub mod citizen;
+pub mod failpoints;
 pub mod limits;
 pub mod personal_id;
 pub mod raft;

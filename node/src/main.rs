@@ -58,6 +58,9 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let args = Args::parse();
+    // Failpoints named in the FAILPOINTS environment variable take effect from the start.
+    #[cfg(feature = "failpoints")]
+    let _failpoints = fail::FailScenario::setup();
     let config = match ClusterConfig::load(&args.config) {
         Ok(config) => config,
         Err(error) => {

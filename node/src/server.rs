@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use dancu_cluster_config::{ClusterConfig, NodeId};
+use dancu_proto::v1::admin_server::AdminServer;
 use dancu_proto::v1::raft_server::RaftServer;
 use dancu_proto::v1::registry_server::RegistryServer;
 use tonic::transport::server::TcpIncoming;
@@ -13,6 +14,7 @@ use tonic::transport::server::TcpIncoming;
 use crate::limits::GRPC_MESSAGE_BYTES_MAX;
 use crate::raft::groups::Groups;
 use crate::raft::service::RaftService;
+use crate::service::admin::AdminService;
 use crate::service::linearizer::ReadMode;
 use crate::service::registry::RegistryService;
 use crate::storage::Store;
@@ -85,6 +87,7 @@ pub async fn run(options: NodeOptions, shutdown: impl std::future::Future<Output
         .add_service(reflection)
         .add_service(registry)
         .add_service(raft)
+        .add_service(AdminServer::new(AdminService { groups: groups.clone() }))
         .serve_with_incoming_shutdown(incoming, async {
             let _ = stop_rx.await;
         });

@@ -13,7 +13,10 @@ use dancu_proto::v1 as pb;
 use dancu_proto::v1::raft_client::RaftClient;
 use openraft::error::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
 use openraft::network::RPCOption;
-use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest, TransferLeaderResponse, VoteRequest,
+    VoteResponse,
+};
 use openraft::{BasicNode, RaftNetworkFactory, RaftNetworkV2};
 use tokio::io::AsyncReadExt;
 use tonic::transport::{Channel, Endpoint};
@@ -205,5 +208,24 @@ impl RaftNetworkV2<TypeConfig> for PeerNetwork {
             }
             result = self.stream_snapshot(vote, snapshot, option) => result,
         }
+    }
+
+    async fn transfer_leader(
+        &mut self,
+        req: TransferLeaderRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<TransferLeaderResponse<TypeConfig>, RPCError<TypeConfig>> {
+        let message = pb::TransferLeaderMessage {
+            partition_id: self.pid.0,
+            from_leader: Some(codec::vote_to_pb(req.from_leader())),
+            to_node_id: *req.to_node_id(),
+            last_log_id: codec::opt_log_id_to_pb(req.last_log_id()),
+        };
+        let reply = self.client()?.transfer_leader(Self::request(message, &option)).await.map_err(rpc_error)?;
+        let rejected = reply.into_inner().rejected;
+        if rejected.is_empty() {
+            return Ok(Ok(()));
+        }
+        Err(RPCError::Network(NetworkError::new(&std::io::Error::other(format!("transfer refused: {rejected}")))))
     }
 }

@@ -72,6 +72,22 @@ impl pb::raft_server::Raft for RaftService {
         Ok(Response::new(pb::SnapshotResponse { vote: Some(codec::vote_to_pb(&response.vote)) }))
     }
 
+    async fn transfer_leader(
+        &self,
+        request: Request<pb::TransferLeaderMessage>,
+    ) -> Result<Response<pb::TransferLeaderReply>, Status> {
+        let request = request.into_inner();
+        let group = self.groups.hosted(request.partition_id)?;
+        let from_leader = codec::vote_from_pb(request.from_leader.as_ref()).map_err(malformed)?;
+        let last_log_id = codec::opt_log_id_from_pb(request.last_log_id.as_ref());
+        let message = openraft::raft::TransferLeaderRequest::new(from_leader, request.to_node_id, last_log_id);
+        let rejected = match group.raft.handle_transfer_leader(message).await.map_err(fatal)? {
+            Ok(()) => String::new(),
+            Err(refused) => refused.to_string(),
+        };
+        Ok(Response::new(pb::TransferLeaderReply { rejected }))
+    }
+
     async fn read_index(
         &self,
         request: Request<pb::ReadIndexRequest>,

@@ -43,7 +43,7 @@ impl ApiError {
         ApiError::InvalidField { field: field.to_string(), message: message.into() }
     }
 
-    fn not_leader(groups: &Groups, group: &Group, leader_id: Option<u64>) -> ApiError {
+    pub fn not_leader_of(groups: &Groups, group: &Group, leader_id: Option<u64>) -> ApiError {
         ApiError::NotLeader {
             partition_id: group.spec.id.0,
             leader_id,
@@ -58,7 +58,7 @@ impl ApiError {
     ) -> ApiError {
         match error {
             RaftError::APIError(LinearizableReadError::ForwardToLeader(forward)) => {
-                Self::not_leader(groups, group, forward.leader_id)
+                Self::not_leader_of(groups, group, forward.leader_id)
             }
             other => ApiError::NoQuorum { partition_id: group.spec.id.0, message: other.to_string() },
         }
@@ -71,7 +71,7 @@ impl ApiError {
     ) -> ApiError {
         match error {
             RaftError::APIError(ClientWriteError::ForwardToLeader(forward)) => {
-                Self::not_leader(groups, group, forward.leader_id)
+                Self::not_leader_of(groups, group, forward.leader_id)
             }
             // Commit status unknown: the caller retries with the same request id, which dedups.
             other => ApiError::NoQuorum { partition_id: group.spec.id.0, message: other.to_string() },

@@ -1,9 +1,10 @@
-//! The gRPC edge: the public `dancu.v1.Registry` service, caller admission, read consistency
+//! The gRPC edge: the public `dancu.v1.Registry` service, the operator `dancu.v1.Admin` service, caller admission, read consistency
 //! levels, and the mapping of typed errors to statuses.
 //!
 //! Architecture Invariant: the service never touches RocksDB except through `storage::Store`'s
 //! read methods, and never logs a citizen's id, name or fields.
 
+pub mod admin;
 pub mod caller;
 pub mod errors;
 pub mod linearizer;

@@ -34,7 +34,7 @@ impl WalSyncer {
             Ok(()) => {}
             // Backpressure: a full queue means the disk is behind; sync inline rather than buffer more.
             Err(TrySendError::Full(done)) | Err(TrySendError::Disconnected(done)) => {
-                done(self.db.flush_wal(true).map_err(storage_error))
+                done(sync_wal(&self.db))
             }
         }
     }
@@ -48,6 +48,12 @@ impl WalSyncer {
     }
 }
 
+fn sync_wal(db: &DB) -> io::Result<()> {
+    #[cfg(feature = "failpoints")]
+    fail::fail_point!("wal_sync", |_| Err(io::Error::other("failpoint wal_sync")));
+    db.flush_wal(true).map_err(storage_error)
+}
+
 fn run(db: Arc<DB>, waiters: Receiver<Waiter>) {
     let mut group: Vec<Waiter> = Vec::with_capacity(GROUP_COMMIT_WAITERS_MAX);
     while let Ok(first) = waiters.recv() {
@@ -58,7 +64,7 @@ fn run(db: Arc<DB>, waiters: Receiver<Waiter>) {
                 Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => break,
             }
         }
-        let result = db.flush_wal(true).map_err(storage_error);
+        let result = sync_wal(&db);
         for waiter in group.drain(..) {
             let each = match &result {
                 Ok(()) => Ok(()),
