@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 
-.PHONY: deps build test demo
+.PHONY: deps build test demo jepsen
 
 # clang and libclang are needed to build RocksDB's bindings; installed only when missing.
 deps:
@@ -30,3 +30,17 @@ test: deps
 
 demo: build
 	$(TARGET_DIR)/release/dancu-demo
+
+# The long consistency audit: 10 runs of 5 minutes, all nemeses, 5 nodes, nodes built with failpoints.
+# Reports: jepsen-reports/seed-N/report.html. Exits non-zero if any run is not linearizable.
+JEPSEN_RUNS ?= 1 2 3 4 5 6 7 8 9 10
+JEPSEN_DURATION ?= 5m
+jepsen: deps
+	$(CARGO) build --release -p dancu-node --features failpoints
+	$(CARGO) build --release -p dancu-jepsen --bins
+	@failed=0; for seed in $(JEPSEN_RUNS); do \
+		$(TARGET_DIR)/release/dancu-jepsen run --duration $(JEPSEN_DURATION) --nemesis all --nodes 5 \
+			--seed $$seed --out jepsen-reports/seed-$$seed || failed=1; \
+	done; \
+	echo "reports: $$(pwd)/jepsen-reports/seed-*/report.html"; \
+	exit $$failed

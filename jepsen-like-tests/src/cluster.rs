@@ -4,6 +4,7 @@
 //! `config.toml` (generated unless [`ClusterSpec::fixed_config`] is given), `node-N/` (data), `node-N.log` (stdout
 //! and stderr, appended across restarts, each start marked by a line).
 
+use std::collections::BTreeMap;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -68,6 +69,13 @@ pub struct ClusterSpec {
     pub fixed_config: Option<PathBuf>,
     /// Put data and logs here (created if missing, never removed) instead of in a temporary directory.
     pub base_dir: Option<PathBuf>,
+    /// Run this configuration (written to `config.toml`) instead of generating one on loopback ports, e.g. a
+    /// [`crate::netns::namespaced_config`]; fixed addresses, so no retry on a port in use. Not with `fixed_config`.
+    pub config: Option<ClusterConfig>,
+    /// Per node, the command the node binary runs under (its first word is the program), e.g.
+    /// [`crate::netns::NetTopology::command_prefixes`]; nodes not listed run directly. The prefix must exec the
+    /// node (as `ip netns exec` does) so the harness's signals reach the node itself.
+    pub node_command_prefix: BTreeMap<u64, Vec<String>>,
 }
 
 impl ClusterSpec {
@@ -82,6 +90,8 @@ impl ClusterSpec {
             keep_dir: false,
             fixed_config: None,
             base_dir: None,
+            config: None,
+            node_command_prefix: BTreeMap::new(),
         }
     }
 }
@@ -132,6 +142,14 @@ impl LocalCluster {
     pub fn start(spec: ClusterSpec) -> Result<LocalCluster, HarnessError> {
         let base = BaseDir::create(spec.base_dir.as_deref())?;
         let keep_dir = spec.keep_dir || std::env::var(KEEP_CLUSTER_ENV).is_ok_and(|value| value == "1");
+        if let Some(config) = &spec.config {
+            if spec.fixed_config.is_some() {
+                return Err(HarnessError::Config("both `config` and `fixed_config` are set".to_string()));
+            }
+            let mut cluster = LocalCluster::write(base, config.clone(), &spec, keep_dir)?;
+            cluster.spawn_all()?;
+            return Ok(cluster);
+        }
         if let Some(path) = &spec.fixed_config {
             let config = ClusterConfig::load(path).map_err(|error| HarnessError::Config(error.to_string()))?;
             let mut cluster = LocalCluster::new(base, path.clone(), config, &spec, keep_dir);
@@ -160,6 +178,16 @@ impl LocalCluster {
     fn generate(base: BaseDir, spec: &ClusterSpec, keep_dir: bool) -> Result<LocalCluster, HarnessError> {
         let ports = free_loopback_ports(spec.n_nodes)?;
         let config = loopback_config(&ports, spec.replicas, spec.raft.clone().unwrap_or_default());
+        LocalCluster::write(base, config, spec, keep_dir)
+    }
+
+    /// A cluster running `config`, written to `base/config.toml`; nothing started yet.
+    fn write(
+        base: BaseDir,
+        config: ClusterConfig,
+        spec: &ClusterSpec,
+        keep_dir: bool,
+    ) -> Result<LocalCluster, HarnessError> {
         config.validate().map_err(|errors| HarnessError::Config(errors.to_string()))?;
         let config_path = base.path().join("config.toml");
         std::fs::write(&config_path, config.to_toml_string())
@@ -188,6 +216,7 @@ impl LocalCluster {
             node_bin: spec.node_bin.clone(),
             config_path: config_path.clone(),
             extra_args: spec.extra_node_args.clone(),
+            command_prefix: spec.node_command_prefix.clone(),
         };
         LocalCluster { base, config_path, config, launch, nodes, keep_dir }
     }

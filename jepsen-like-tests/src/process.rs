@@ -1,6 +1,7 @@
 //! One supervised `dancu-node` process: spawned with its data directory and log file, signalled by pid, always
 //! reaped.
 
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -22,6 +23,8 @@ pub(crate) struct Launch {
     pub(crate) node_bin: PathBuf,
     pub(crate) config_path: PathBuf,
     pub(crate) extra_args: Vec<String>,
+    /// Per node id, the command the node binary runs under (e.g. `ip netns exec <ns>`); absent: run directly.
+    pub(crate) command_prefix: BTreeMap<u64, Vec<String>>,
 }
 
 /// What the harness knows about a node process.
@@ -80,7 +83,15 @@ impl NodeProcess {
         let log = self.open_log()?;
         let log_for_stderr =
             log.try_clone().map_err(|source| HarnessError::io("duplicating the log file handle", source))?;
-        let mut command = Command::new(&launch.node_bin);
+        let prefix = launch.command_prefix.get(&self.id).map_or(&[][..], Vec::as_slice);
+        let mut command = match prefix.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(&launch.node_bin);
+                command
+            }
+            None => Command::new(&launch.node_bin),
+        };
         command
             .arg("--config")
             .arg(&launch.config_path)
@@ -100,7 +111,8 @@ impl NodeProcess {
             command.env("NO_COLOR", "1");
         }
         let child = command.spawn().map_err(|source| {
-            HarnessError::io(format!("spawning {} for node {}", launch.node_bin.display(), self.id), source)
+            let program = prefix.iter().map(|word| format!("{word} ")).collect::<String>();
+            HarnessError::io(format!("spawning {program}{} for node {}", launch.node_bin.display(), self.id), source)
         })?;
         *self.lock() = Some(child);
         self.paused = false;
@@ -270,7 +282,12 @@ pub(crate) mod tests {
         let fake_node = dir.path().join("fake-node");
         std::fs::write(&fake_node, "#!/bin/sh\nexec sleep 30\n").unwrap();
         std::fs::set_permissions(&fake_node, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-        let launch = Launch { node_bin: fake_node, config_path: PathBuf::from("/dev/null"), extra_args: Vec::new() };
+        let launch = Launch {
+            node_bin: fake_node,
+            config_path: PathBuf::from("/dev/null"),
+            extra_args: Vec::new(),
+            command_prefix: BTreeMap::new(),
+        };
         let mut node =
             NodeProcess::new(1, "127.0.0.1:1".into(), dir.path().join("node-1"), dir.path().join("node-1.log"));
         node.spawn(&launch).unwrap();
@@ -288,5 +305,34 @@ pub(crate) mod tests {
         node.kill().unwrap();
         assert_eq!(node.state(), NodeState::Down);
         assert!(node.kill().is_err(), "a down node cannot be killed");
+    }
+
+    #[test]
+    fn a_command_prefix_runs_the_node_binary_with_its_arguments() {
+        let _serial = FAKE_NODE_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let dir = tempfile::tempdir().unwrap();
+        let fake_node = dir.path().join("fake-node");
+        std::fs::write(&fake_node, "#!/bin/sh\necho \"prefixed=$DANCU_PREFIX_PROBE args=$*\"\nexec sleep 30\n")
+            .unwrap();
+        std::fs::set_permissions(&fake_node, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        // `env` execs the program, as `ip netns exec` does.
+        let prefix = ["env", "DANCU_PREFIX_PROBE=yes"].map(str::to_string).to_vec();
+        let launch = Launch {
+            node_bin: fake_node,
+            config_path: PathBuf::from("/dev/null"),
+            extra_args: Vec::new(),
+            command_prefix: BTreeMap::from([(2, prefix)]),
+        };
+        let mut node =
+            NodeProcess::new(2, "127.0.0.1:1".into(), dir.path().join("node-2"), dir.path().join("node-2.log"));
+        node.spawn(&launch).unwrap();
+        let started = Instant::now();
+        while !tail_lines(&node.log_path, 1).starts_with("prefixed=") && started.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(EXIT_CHECK_INTERVAL);
+        }
+        let line = tail_lines(&node.log_path, 1);
+        assert!(line.starts_with("prefixed=yes args=--config /dev/null --node-id 2 --data-dir"), "{line}");
+        node.stop(Duration::from_secs(10)).unwrap();
+        assert_eq!(node.state(), NodeState::Down);
     }
 }

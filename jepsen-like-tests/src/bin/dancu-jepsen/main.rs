@@ -1,0 +1,168 @@
+//! `dancu-jepsen run`: the consistency suite auditors run against real dancu nodes.
+//!
+//! Exit status: 0 the history is linearizable; 1 it is not (or the nodes disagree after healing);
+//! 2 the checker ran out of time (unknown — never a pass); 3 the run itself failed.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use dancu_jepsen::checker::Verdict;
+use dancu_jepsen::nemesis::NemesisKind;
+use dancu_jepsen::run::{run, RunConfig};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "dancu-jepsen",
+    version,
+    about = "dancu's consistency suite: real nodes, real faults, a linearizability checker"
+)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a workload under faults, check the history, write the report to --out.
+    Run {
+        /// How long the workload and the faults run, e.g. 60s, 5m.
+        #[arg(long, default_value = "60s", value_parser = parse_duration)]
+        duration: Duration,
+        /// `all` or a comma list of partition,kill,pause,leader,membership,admin,failpoint.
+        #[arg(long, default_value = "all", value_parser = parse_nemeses)]
+        nemesis: NemesisList,
+        /// Seed of the fault schedule and the workload (printed in the report; replays the schedule).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Directory for history.jsonl, results.json, summary.md, report.html and the nodes' logs.
+        #[arg(long)]
+        out: PathBuf,
+        /// Nodes in the cluster (3 or 5).
+        #[arg(long, default_value_t = 3, value_parser = parse_nodes)]
+        nodes: usize,
+        /// Target operations per second over all workers (0: as fast as they go).
+        #[arg(long, default_value_t = 200)]
+        rate: u64,
+        /// TEST THE SUITE: start the nodes with linearizable reads served locally without the linearizer.
+        /// The run must then be found invalid.
+        #[arg(long)]
+        broken_reads: bool,
+        /// Registers (keys) the workload contends on.
+        #[arg(long, default_value_t = 6)]
+        keys: usize,
+        /// Concurrent client workers.
+        #[arg(long, default_value_t = 8)]
+        workers: usize,
+        /// Checker time budget; when it runs out the verdict is `unknown`.
+        #[arg(long, default_value = "120s", value_parser = parse_duration)]
+        check_budget: Duration,
+        /// The dancu-node binary [default: DANCU_NODE_BIN or next to this binary].
+        #[arg(long)]
+        node_bin: Option<PathBuf>,
+    },
+}
+
+/// The nemeses of a run, parsed from `all` or a comma list.
+#[derive(Debug, Clone)]
+struct NemesisList(Vec<NemesisKind>);
+
+fn parse_nemeses(text: &str) -> Result<NemesisList, String> {
+    NemesisKind::parse_list(text).map(NemesisList)
+}
+
+fn parse_nodes(text: &str) -> Result<usize, String> {
+    match text {
+        "3" => Ok(3),
+        "5" => Ok(5),
+        _ => Err(format!("{text:?}: a cluster has 3 or 5 nodes")),
+    }
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let n: u64 = number.parse().map_err(|_| format!("{text:?}: expected a number with a unit, e.g. 60s or 5m"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" | "" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        "h" => Ok(Duration::from_secs(n * 3600)),
+        _ => Err(format!("{text:?}: unknown unit {unit:?} (ms, s, m, h)")),
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,dancu_client=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let Command::Run { duration, nemesis, seed, out, nodes, rate, broken_reads, keys, workers, check_budget, node_bin } =
+        Args::parse().command;
+    let node_bin = match node_bin.map_or_else(dancu_jepsen::node_binary, Ok) {
+        Ok(path) => path,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(3);
+        }
+    };
+    let config = RunConfig {
+        duration,
+        nemeses: nemesis.0,
+        seed,
+        out: out.clone(),
+        n_nodes: nodes,
+        rate,
+        broken_reads,
+        node_bin,
+        n_keys: keys.max(1),
+        n_workers: workers.max(1),
+        check_budget,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(3);
+        }
+    };
+    // On Ctrl-C or SIGTERM the run future is dropped, which kills the nodes and removes the namespaces.
+    let outcome = runtime.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            outcome = run(config) => Some(outcome),
+            _ = tokio::signal::ctrl_c() => None,
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => None,
+        }
+    });
+    match outcome {
+        None => {
+            eprintln!("interrupted: nodes stopped and namespaces removed; no verdict");
+            ExitCode::from(130)
+        }
+        Some(Err(error)) => {
+            eprintln!("error: {error}");
+            ExitCode::from(3)
+        }
+        Some(Ok(outcome)) => {
+            println!(
+                "verdict: {} ({} ops, {} faults, final reads {}, checker {} ms); report: {}",
+                outcome.verdict,
+                outcome.n_ops,
+                outcome.n_faults,
+                if outcome.final_reads_agree { "agree" } else { "DISAGREE" },
+                outcome.check_ms,
+                out.join("report.html").display()
+            );
+            match outcome.verdict {
+                Verdict::Valid => ExitCode::SUCCESS,
+                Verdict::Invalid => ExitCode::from(1),
+                Verdict::Unknown => ExitCode::from(2),
+            }
+        }
+    }
+}
