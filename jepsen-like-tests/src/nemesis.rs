@@ -112,7 +112,7 @@ impl<'a> Nemesis<'a> {
         config: NemesisConfig,
         started: Instant,
     ) -> Nemesis<'a> {
-        let rng = StdRng::seed_from_u64(config.seed ^ 0x6e65_6d65_7369_73);
+        let rng = StdRng::seed_from_u64(config.seed ^ 0x006e_656d_6573_6973);
         Nemesis { cluster, net, config, rng, started, faults: Vec::new(), failpoints_supported: None }
     }
 

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::history::Op;
+use crate::history::{Op, OpKind, Outcome};
 
 /// The answer for a key or a whole history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -154,14 +154,19 @@ pub fn check(ops: &[Op], config: &CheckConfig) -> CheckReport {
 ///    become info ops (they may or may not have taken effect by T), later ops are left out. Such a prefix fails
 ///    whenever a shorter one does, so a binary search over the completion times of the checked ops finds the
 ///    first T at which the key is already not linearizable. The op that completes at that T is the *last op*.
-/// 2. The window is the last op; then the prefix's checked ops whose `[invoke, complete]` overlaps the last op's
-///    (info ops never complete, so an info op invoked before the last op completed always overlaps), latest
-///    invoked first; then the ops that completed before the last op was invoked, latest completed first; up to
-///    30 ops in all. When the last op is a read, the write of the value it observed is added if it is missing.
+/// 2. The window is the last op and up to 29 of the prefix's other checked ops (those invoked before the last op
+///    completed), the nearest in time first: those that overlap the last op, latest invoked first, then those
+///    that completed before it was invoked, latest completed first; an info op counts as completing when the
+///    client gave up on it. When the last op is a read, the write of the value it observed is added if missing.
 ///
 /// Ops are reported as recorded (an op that was only pending at T keeps its real outcome). If the binary search
 /// runs out of time, the window is taken from a longer prefix (at worst the whole history), never a passing one.
 pub fn check_key(ops: &[Op], config: &CheckConfig) -> (Verdict, Option<Vec<Op>>) {
+    let (verdict, window) = check_key_for_window(ops, config);
+    (verdict, window.map(|window| window.ops))
+}
+
+fn check_key_for_window(ops: &[Op], config: &CheckConfig) -> (Verdict, Option<window::FailingWindow>) {
     if let Some(first) = ops.first() {
         assert!(ops.iter().all(|op| op.key == first.key), "check_key takes the ops of a single key");
     }
@@ -210,21 +215,53 @@ fn check_keys_in_parallel(keys: &[(&str, Vec<Op>)], config: &CheckConfig) -> Vec
 
 fn check_one_key(key: &str, ops: &[Op], config: &CheckConfig) -> (KeyReport, Vec<Anomaly>) {
     let started = Instant::now();
-    let (linearizable, window) = check_key(ops, config);
+    let (linearizable, window) = check_key_for_window(ops, config);
     let mut anomalies = Vec::new();
     if let Some(window) = window {
-        let last = window.iter().max_by_key(|op| (op.complete_us, op.index)).map_or(0, |op| op.index);
+        let last = &window.last;
         let message = format!(
-            "key {key} is not linearizable: its ops up to op {last} already have no valid order \
-             ({} ops in the window)",
-            window.len()
+            "key {key} has no valid order once op {} completes: {} by process {}, {:.3} s to {:.3} s; \
+             the window shows the {} ops nearest to it",
+            last.index,
+            describe(last),
+            last.process,
+            last.invoke_us as f64 / 1e6,
+            last.complete_us as f64 / 1e6,
+            window.ops.len()
         );
+        let window = window.ops;
         anomalies.push(Anomaly { key: key.to_string(), kind: ANOMALY_NONLINEARIZABLE.into(), message, window });
     }
     anomalies.extend(stale::stale_read_regressions(key, ops));
     let verdict = if anomalies.is_empty() { linearizable } else { Verdict::Invalid };
     let report = KeyReport { key: key.to_string(), verdict, n_ops: ops.len(), elapsed_ms: elapsed_ms(started) };
     (report, anomalies)
+}
+
+/// What an op did, in words: "a read (linearizable) of value 5 at revision 3", "an ok write of value 7 (revision
+/// 4)", "a failed CAS of value 9 expecting revision 2".
+fn describe(op: &Op) -> String {
+    let show = |value: Option<u64>| value.map_or("none".to_string(), |value| value.to_string());
+    let outcome = match op.outcome {
+        Outcome::Ok => "an ok",
+        Outcome::Fail => "a failed",
+        Outcome::Info => "an unknown",
+    };
+    match op.kind {
+        OpKind::Read => {
+            let level = op
+                .level
+                .map_or(String::new(), |level| format!(" ({})", serde_json::json!(level).as_str().unwrap_or("?")));
+            format!("{outcome} read{level} of value {} at revision {}", show(op.value), show(op.revision))
+        }
+        OpKind::Write => format!("{outcome} write of value {} (revision {})", show(op.value), show(op.revision)),
+        OpKind::Cas => format!(
+            "{outcome} CAS of value {} expecting revision {} (revision {})",
+            show(op.value),
+            show(op.expected_revision),
+            show(op.revision)
+        ),
+    }
 }
 
 fn elapsed_ms(started: Instant) -> u64 {

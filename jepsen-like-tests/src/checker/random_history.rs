@@ -196,8 +196,16 @@ fn run_model(rng: &mut impl Rng, config: &RandomHistoryConfig, plans: &mut [Plan
                 continue;
             }
             OpKind::Cas => {
-                // Mostly the revision last seen, sometimes a guess, so that some CAS fail.
-                let expected = if rng.random_bool(0.8) { *seen } else { *seen + rng.random_range(0..3) };
+                // As a client would: the revision current when it started (as if it had just read), or the last
+                // one it saw itself, or now and then a guess; some of these CAS fail.
+                let timeline = timelines.get(&op.key).map_or(&[][..], Vec::as_slice);
+                let n_applied = timeline.partition_point(|&(at_us, _)| at_us <= op.invoke_us);
+                let current = n_applied.checked_sub(1).map_or(0, |idx| timeline[idx].1.revision);
+                let expected = match rng.random_range(0..10) {
+                    0..5 => current,
+                    5..9 => *seen,
+                    _ => *seen + rng.random_range(0..3),
+                };
                 op.expected_revision = Some(expected);
                 if register.revision != expected {
                     if op.outcome == Outcome::Ok {

@@ -10,8 +10,16 @@ use crate::history::{Op, OpKind, Outcome};
 /// At most this many ops are shown for one anomaly.
 pub(super) const WINDOW_OPS_MAX: usize = 30;
 
+/// The smallest failing window and the op it ends at.
+pub(super) struct FailingWindow {
+    /// The op whose completion makes the history fail (it is also in `ops`).
+    pub last: Op,
+    /// Sorted by invocation time.
+    pub ops: Vec<Op>,
+}
+
 /// `ops` must not be linearizable.
-pub(super) fn smallest_failing_window(ops: &[Op], deadline: Instant) -> Vec<Op> {
+pub(super) fn smallest_failing_window(ops: &[Op], deadline: Instant) -> FailingWindow {
     // Positions in `ops`, not `Op::index`: callers of `check_key` need not number their ops.
     let mut by_complete: Vec<usize> = (0..ops.len()).filter(|&pos| is_checked(&ops[pos])).collect();
     assert!(!by_complete.is_empty(), "a history with nothing to check is linearizable");
@@ -29,7 +37,8 @@ pub(super) fn smallest_failing_window(ops: &[Op], deadline: Instant) -> Vec<Op> 
             lo_idx = mid_idx + 1;
         }
     }
-    window_around(ops, by_complete[hi_idx])
+    let last_pos = by_complete[hi_idx];
+    FailingWindow { last: ops[last_pos].clone(), ops: window_around(ops, last_pos) }
 }
 
 /// The history as it stood at `cut_us`: ops completed by then as they are, ops still running then as info ops
@@ -50,15 +59,14 @@ pub(super) fn cut_at(ops: &[Op], cut_us: u64) -> Vec<Op> {
 fn window_around(ops: &[Op], last_pos: usize) -> Vec<Op> {
     let last = &ops[last_pos];
     let in_prefix = |&pos: &usize| is_checked(&ops[pos]) && ops[pos].invoke_us <= last.complete_us && pos != last_pos;
-    // Info ops never complete, so they overlap everything after their invocation.
-    let overlaps = |&pos: &usize| ops[pos].outcome == Outcome::Info || ops[pos].complete_us >= last.invoke_us;
-    let mut overlapping: Vec<usize> = (0..ops.len()).filter(in_prefix).filter(overlaps).collect();
-    overlapping.sort_by_key(|&pos| std::cmp::Reverse((ops[pos].invoke_us, pos)));
-    let mut before: Vec<usize> = (0..ops.len()).filter(in_prefix).filter(|pos| !overlaps(pos)).collect();
-    before.sort_by_key(|&pos| std::cmp::Reverse((ops[pos].complete_us, pos)));
+    // How long before the last op was invoked an op completed; 0 for the ops that overlap it. An info op counts as
+    // completing when the client gave up on it, which keeps a flood of old timeouts from filling the window.
+    let gap_us = |pos: usize| last.invoke_us.saturating_sub(ops[pos].complete_us);
+    let mut nearest: Vec<usize> = (0..ops.len()).filter(in_prefix).collect();
+    nearest.sort_by_key(|&pos| (gap_us(pos), std::cmp::Reverse(ops[pos].invoke_us), pos));
 
     let mut window: Vec<usize> = vec![last_pos];
-    window.extend(overlapping.into_iter().chain(before).take(WINDOW_OPS_MAX - 1));
+    window.extend(nearest.into_iter().take(WINDOW_OPS_MAX - 1));
     if let Some(writer_pos) = writer_of_observed_value(ops, last) {
         if !window.contains(&writer_pos) {
             window.push(writer_pos);
@@ -119,8 +127,7 @@ mod tests {
         ops[bad_idx].value = Some(1);
         ops[bad_idx].revision = Some(1);
         let far = Instant::now() + std::time::Duration::from_secs(60);
-        let window = smallest_failing_window(&ops, far);
-        let last = window.iter().max_by_key(|op| op.complete_us).unwrap();
+        let FailingWindow { last, ops: window } = smallest_failing_window(&ops, far);
         assert_eq!(last.index, bad_idx);
         assert!(window.len() <= WINDOW_OPS_MAX + 1, "{}", window.len());
         assert!(window.iter().any(|op| op.index == 0), "the write of the value read is shown");

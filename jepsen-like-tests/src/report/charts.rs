@@ -94,7 +94,13 @@ fn draw_throughput(svg: &mut String, input: &ChartInput) -> Result<(), Box<dyn E
         .x_label_area_size(35)
         .y_label_area_size(60)
         .build_cartesian_2d(0f64..end_s, 0f64..y_max)?;
-    chart.configure_mesh().x_desc("time (s)").y_desc("ops/s").light_line_style(WHITE).draw()?;
+    chart
+        .configure_mesh()
+        .x_desc("time (s)")
+        .y_desc("ops/s")
+        .y_label_formatter(&|ops_per_s| format!("{ops_per_s:.0}"))
+        .light_line_style(WHITE)
+        .draw()?;
     chart.draw_series(fault_bands(input, 0.0, y_max))?;
     draw_fault_labels(&chart, input, y_max)?;
     for (outcome, count) in series {
@@ -118,8 +124,10 @@ fn draw_latency(svg: &mut String, input: &ChartInput) -> Result<(), Box<dyn Erro
     let all_ms =
         series.iter().flat_map(|&(percent, _)| input.buckets.iter().filter_map(move |b| b.ok_latency_ms(percent)));
     let (lo_ms, hi_ms) = all_ms.fold((f64::MAX, f64::MIN), |(lo, hi), ms| (lo.min(ms), hi.max(ms)));
-    // Log scale needs a positive range; with no ok op at all, show 0.1 ms to 1 s.
-    let (y_lo, y_hi) = if lo_ms > hi_ms { (0.1, 1_000.0) } else { ((lo_ms * 0.7).max(0.001), (hi_ms * 1.5).max(0.01)) };
+    // Log scale needs a positive range, here whole decades so that there are labels; with no ok op at all, show
+    // 0.1 ms to 1 s.
+    let decade_below = |ms: f64| 10f64.powf(ms.max(0.001).log10().floor());
+    let (y_lo, y_hi) = if lo_ms > hi_ms { (0.1, 1_000.0) } else { (decade_below(lo_ms), 10.0 * decade_below(hi_ms)) };
     let end_s = input.end_us as f64 / 1e6;
 
     let root = SVGBackend::with_string(svg, (CHART_WIDTH_PX, CHART_HEIGHT_PX)).into_drawing_area();
@@ -129,7 +137,13 @@ fn draw_latency(svg: &mut String, input: &ChartInput) -> Result<(), Box<dyn Erro
         .x_label_area_size(35)
         .y_label_area_size(60)
         .build_cartesian_2d(0f64..end_s, (y_lo..y_hi).log_scale())?;
-    chart.configure_mesh().x_desc("time (s)").y_desc("latency (ms, log)").light_line_style(WHITE).draw()?;
+    chart
+        .configure_mesh()
+        .x_desc("time (s)")
+        .y_desc("latency (ms, log)")
+        .y_label_formatter(&|ms| format!("{ms}"))
+        .light_line_style(WHITE)
+        .draw()?;
     chart.draw_series(fault_bands(input, y_lo, y_hi))?;
     draw_fault_labels(&chart, input, y_hi)?;
     for (percent, color) in series {

@@ -15,6 +15,8 @@ pub(super) const TIMELINE_BARS_MAX: usize = 20_000;
 const KEY_ROWS_MAX: usize = 500;
 const TIMELINE_ROWS_PX_MAX: f64 = 520.0;
 const MARGIN_LEFT_PX: f64 = 70.0;
+/// Room for "op 123456 p12" labels.
+const WINDOW_MARGIN_LEFT_PX: f64 = 110.0;
 const MARGIN_RIGHT_PX: f64 = 20.0;
 /// Room for three staggered rows of fault labels.
 const MARGIN_TOP_PX: f64 = 44.0;
@@ -56,9 +58,9 @@ pub(super) fn render(report: &RunReport) -> String {
 
 fn render_banner(page: &mut String, report: &RunReport, verdict: Verdict) {
     let counts = OutcomeCounts::of(report.ops.iter());
-    let _ = write!(
+    let _ = writeln!(
         page,
-        "<div class=\"banner {verdict}\">{} &mdash; {} ops ({} ok, {} fail, {} info), {} faults, {} anomalies</div>\n",
+        "<div class=\"banner {verdict}\">{} &mdash; {} ops ({} ok, {} fail, {} info), {} faults, {} anomalies</div>",
         verdict.to_string().to_uppercase(),
         report.ops.len(),
         counts.ok,
@@ -85,7 +87,7 @@ fn render_facts(page: &mut String, report: &RunReport) {
         let _ = write!(page, "<tr><th>note</th><td>{}</td></tr>", escape(note));
     }
     let config = serde_json::to_string_pretty(&report.config).unwrap_or_default();
-    let _ = write!(page, "<tr><th>config</th><td><pre>{}</pre></td></tr></table>\n", escape(&config));
+    let _ = writeln!(page, "<tr><th>config</th><td><pre>{}</pre></td></tr></table>", escape(&config));
 }
 
 fn render_counts(page: &mut String, ops: &[Op]) {
@@ -124,7 +126,7 @@ fn render_timeline(page: &mut String, report: &RunReport) {
         );
     }
     page.push_str("</p>\n");
-    let axis = TimeAxis { start_us: 0, end_us: stats::end_us(report.ops, report.faults) };
+    let axis = TimeAxis { start_us: 0, end_us: stats::end_us(report.ops, report.faults), left_px: MARGIN_LEFT_PX };
     page.push_str(&process_timeline_svg(&shown, report.faults, &axis));
 }
 
@@ -141,15 +143,15 @@ fn render_charts(page: &mut String, report: &RunReport) {
     let buckets = stats::buckets(report.ops, bucket_us, end_us);
     let input = ChartInput { buckets: &buckets, bucket_us, faults: report.faults, end_us };
     let bucket_s = bucket_us / 1_000_000;
-    let _ = write!(
+    let _ = writeln!(
         page,
-        "<h2>Throughput</h2><p class=\"note\">Ops completed per second, by outcome, in {bucket_s} s buckets.</p>\n"
+        "<h2>Throughput</h2><p class=\"note\">Ops completed per second, by outcome, in {bucket_s} s buckets.</p>"
     );
     page.push_str(&charts::throughput_svg(&input));
-    let _ = write!(
+    let _ = writeln!(
         page,
         "<h2>Latency</h2><p class=\"note\">p50 and p99 latency of the ok ops completed in each {bucket_s} s bucket, \
-         milliseconds, log scale.</p>\n"
+         milliseconds, log scale.</p>"
     );
     page.push_str(&charts::latency_svg(&input));
 }
@@ -271,17 +273,19 @@ fn evenly<'o>(ops: &[&'o Op], n_max: usize) -> Vec<&'o Op> {
 struct TimeAxis {
     start_us: u64,
     end_us: u64,
+    /// Room for the row labels.
+    left_px: f64,
 }
 
 impl TimeAxis {
-    fn width_px() -> f64 {
-        f64::from(charts::CHART_WIDTH_PX) - MARGIN_LEFT_PX - MARGIN_RIGHT_PX
+    fn width_px(&self) -> f64 {
+        f64::from(charts::CHART_WIDTH_PX) - self.left_px - MARGIN_RIGHT_PX
     }
 
     fn x(&self, us: u64) -> f64 {
         let span_us = self.end_us.saturating_sub(self.start_us).max(1) as f64;
         let fraction = (us.clamp(self.start_us, self.end_us) - self.start_us) as f64 / span_us;
-        MARGIN_LEFT_PX + fraction * Self::width_px()
+        self.left_px + fraction * self.width_px()
     }
 
     /// Ticks at round numbers of seconds, about ten of them, and a title.
@@ -308,7 +312,7 @@ impl TimeAxis {
         let _ = write!(
             svg,
             "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">time (s)</text>",
-            MARGIN_LEFT_PX + Self::width_px() / 2.0,
+            self.left_px + self.width_px() / 2.0,
             y_px + 29.0
         );
     }
@@ -370,7 +374,11 @@ fn window_timeline_svg(window: &[Op], faults: &[FaultWindow]) -> String {
     let end_us = window.iter().map(|op| op.complete_us).max().unwrap_or(0);
     // A little room on both sides, and room for the labels on the right.
     let pad_us = (end_us - start_us).max(10) / 10;
-    let axis = TimeAxis { start_us: start_us.saturating_sub(pad_us), end_us: end_us + 4 * pad_us };
+    let axis = TimeAxis {
+        start_us: start_us.saturating_sub(pad_us),
+        end_us: end_us + 4 * pad_us,
+        left_px: WINDOW_MARGIN_LEFT_PX,
+    };
     let rows_px = ROW_PX * window.len().max(1) as f64;
     let mut svg = svg_open(MARGIN_TOP_PX + rows_px + MARGIN_BOTTOM_PX);
     draw_fault_bands(&mut svg, faults, &axis, MARGIN_TOP_PX + rows_px);
@@ -396,7 +404,7 @@ fn window_timeline_svg(window: &[Op], faults: &[FaultWindow]) -> String {
             ROW_PX * 0.7,
             x1 + 4.0,
             y + 3.5,
-            MARGIN_LEFT_PX - 4.0,
+            axis.left_px - 4.0,
             y + 3.5,
             op.index,
             op.process

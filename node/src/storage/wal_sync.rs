@@ -33,9 +33,7 @@ impl WalSyncer {
         match self.queue.try_send(Box::new(done)) {
             Ok(()) => {}
             // Backpressure: a full queue means the disk is behind; sync inline rather than buffer more.
-            Err(TrySendError::Full(done)) | Err(TrySendError::Disconnected(done)) => {
-                done(sync_wal(&self.db))
-            }
+            Err(TrySendError::Full(done)) | Err(TrySendError::Disconnected(done)) => done(sync_wal(&self.db)),
         }
     }
 
