@@ -35,6 +35,9 @@ pub fn group_config(
         max_in_snapshot_log_to_keep: raft.max_in_snapshot_log_to_keep,
         max_payload_entries: APPEND_ENTRIES_MAX,
         install_snapshot_timeout: 10_000,
+        // A node cut off by a partition must not come back with an inflated term and depose a healthy
+        // leader: it first asks whether it could win (pre-vote) before bumping its term.
+        enable_pre_vote: Some(true),
         ..Default::default()
     };
     Ok(Arc::new(config.validate()?))
