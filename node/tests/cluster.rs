@@ -541,3 +541,51 @@ async fn whole_cluster_sigkill_and_restart_serves_every_acknowledged_write() {
         assert_reads_back(&client, record, *revision).await;
     }
 }
+
+/// Operators and load balancers probe the standard gRPC health service; tools like grpcurl list the services
+/// through reflection. Both run on the node's one port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_reflection_are_served_on_the_node_port() {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::health_client::HealthClient;
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+
+    let _one = ONE_CLUSTER_AT_A_TIME.lock().await;
+    let cluster = start_healthy(node_spec()).await;
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", cluster.addr(1)))
+        .expect("node address is a URI")
+        .connect()
+        .await
+        .expect("connect to node 1");
+
+    let mut health = HealthClient::new(channel.clone());
+    let serving = health
+        .check(HealthCheckRequest { service: "dancu.v1.Registry".into() })
+        .await
+        .expect("health check answered")
+        .into_inner();
+    assert_eq!(serving.status, ServingStatus::Serving as i32);
+
+    let mut reflection = ServerReflectionClient::new(channel);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut replies = reflection
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .expect("reflection answered")
+        .into_inner();
+    let reply = replies.message().await.expect("reflection reply").expect("one reply");
+    let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else {
+        panic!("expected a service list, got {:?}", reply.message_response);
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for expected in ["dancu.v1.Registry", "dancu.v1.Raft", "dancu.v1.Admin", "grpc.health.v1.Health"] {
+        assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
+    }
+}

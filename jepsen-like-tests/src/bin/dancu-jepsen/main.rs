@@ -36,9 +36,10 @@ enum Command {
         /// Seed of the fault schedule and the workload (printed in the report; replays the schedule).
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Directory for history.jsonl, results.json, summary.md, report.html and the nodes' logs.
+        /// Directory for history.jsonl, results.json, summary.md, report.html and the nodes' logs
+        /// [default: jepsen-reports/<UTC time>-seed<S>, with jepsen-reports/latest pointing at it].
         #[arg(long)]
-        out: PathBuf,
+        out: Option<PathBuf>,
         /// Nodes in the cluster (3 or 5).
         #[arg(long, default_value_t = 3, value_parser = parse_nodes)]
         nodes: usize,
@@ -93,6 +94,17 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// `jepsen-reports/<UTC time>-seed<S>`, and `jepsen-reports/latest` pointing at it.
+fn default_out(seed: u64) -> std::io::Result<PathBuf> {
+    let reports = PathBuf::from("jepsen-reports");
+    std::fs::create_dir_all(&reports)?;
+    let name = format!("{}-seed{seed}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"));
+    let latest = reports.join("latest");
+    let _ = std::fs::remove_file(&latest);
+    std::os::unix::fs::symlink(&name, &latest)?;
+    Ok(reports.join(name))
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -103,6 +115,16 @@ fn main() -> ExitCode {
         .init();
     let Command::Run { duration, nemesis, seed, out, nodes, rate, broken_reads, keys, workers, check_budget, node_bin } =
         Args::parse().command;
+    let out = match out {
+        Some(out) => out,
+        None => match default_out(seed) {
+            Ok(out) => out,
+            Err(error) => {
+                eprintln!("error: cannot create the report directory: {error}");
+                return ExitCode::from(3);
+            }
+        },
+    };
     let node_bin = match node_bin.map_or_else(dancu_jepsen::node_binary, Ok) {
         Ok(path) => path,
         Err(error) => {
