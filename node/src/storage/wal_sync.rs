@@ -17,20 +17,25 @@ type Waiter = Box<dyn FnOnce(io::Result<()>) + Send>;
 
 pub struct WalSyncer {
     db: Arc<DB>,
-    queue: SyncSender<Waiter>,
+    /// `None` only while dropping.
+    queue: Option<SyncSender<Waiter>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl WalSyncer {
     pub fn start(db: Arc<DB>) -> io::Result<WalSyncer> {
         let (queue, waiters) = sync_channel::<Waiter>(SYNC_QUEUE_DEPTH);
         let thread_db = db.clone();
-        std::thread::Builder::new().name("wal-sync".into()).spawn(move || run(thread_db, waiters))?;
-        Ok(WalSyncer { db, queue })
+        let thread = std::thread::Builder::new().name("wal-sync".into()).spawn(move || run(thread_db, waiters))?;
+        Ok(WalSyncer { db, queue: Some(queue), thread: Some(thread) })
     }
 
     /// Calls `done` once everything written before this call is durable.
     pub fn on_durable(&self, done: impl FnOnce(io::Result<()>) + Send + 'static) {
-        match self.queue.try_send(Box::new(done)) {
+        let Some(queue) = &self.queue else {
+            return done(sync_wal(&self.db));
+        };
+        match queue.try_send(Box::new(done)) {
             Ok(()) => {}
             // Backpressure: a full queue means the disk is behind; sync inline rather than buffer more.
             Err(TrySendError::Full(done)) | Err(TrySendError::Disconnected(done)) => done(sync_wal(&self.db)),
@@ -43,6 +48,17 @@ impl WalSyncer {
             let _ = tx.send(result);
         });
         rx.await.map_err(|_| io::Error::other("WAL syncer stopped"))?
+    }
+}
+
+/// Closing the queue ends the thread; joining it releases its handle on the DB, so RocksDB is closed
+/// before the process exits (RocksDB aborts when its static state is torn down under an open DB).
+impl Drop for WalSyncer {
+    fn drop(&mut self) {
+        drop(self.queue.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
