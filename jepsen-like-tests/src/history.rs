@@ -75,6 +75,27 @@ pub struct Op {
     pub error: Option<String>,
 }
 
+impl Op {
+    /// An op invoked at `invoke_us` whose outcome is not known yet (`Info` until the caller fills it in).
+    pub fn invoked(process: u32, key: &str, kind: OpKind, invoke_us: u64) -> Op {
+        Op {
+            index: 0,
+            process,
+            key: key.to_string(),
+            kind,
+            level: None,
+            value: None,
+            revision: None,
+            expected_revision: None,
+            invoke_us,
+            complete_us: invoke_us,
+            outcome: Outcome::Info,
+            node: None,
+            error: None,
+        }
+    }
+}
+
 /// A fault window, as logged by the nemesis.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FaultWindow {

@@ -211,21 +211,10 @@ async fn final_reads(
                 continue;
             }
         };
-        recorder.record(Op {
-            index: 0,
-            process: u32::MAX,
-            key: key.clone(),
-            kind: OpKind::Read,
-            level: Some(ReadLevel::Linearizable),
-            value,
-            revision: Some(revision),
-            expected_revision: None,
-            invoke_us,
-            complete_us,
-            outcome: Outcome::Ok,
-            node: None,
-            error: None,
-        });
+        let mut op = Op::invoked(u32::MAX, key, OpKind::Read, invoke_us);
+        (op.level, op.value, op.revision) = (Some(ReadLevel::Linearizable), value, Some(revision));
+        (op.complete_us, op.outcome) = (complete_us, Outcome::Ok);
+        recorder.record(op);
         let mut nodes = serde_json::Map::new();
         let mut agree = true;
         for (client, node) in clients.iter().zip(cluster.node_ids()) {

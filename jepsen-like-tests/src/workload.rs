@@ -36,7 +36,8 @@ pub fn register_record(key: &str, value: u64) -> Citizen {
     }
 }
 
-fn register_value(citizen: &Citizen) -> Option<u64> {
+/// The register value a record holds (`None` when it holds none).
+pub fn register_value(citizen: &Citizen) -> Option<u64> {
     citizen.other_name.strip_prefix('v').and_then(|v| v.parse().ok())
 }
 
@@ -156,26 +157,8 @@ impl Worker {
         }
     }
 
-    fn blank_op(&self, key_idx: usize, kind: OpKind, invoke_us: u64) -> Op {
-        Op {
-            index: 0,
-            process: self.process,
-            key: self.keys[key_idx].clone(),
-            kind,
-            level: None,
-            value: None,
-            revision: None,
-            expected_revision: None,
-            invoke_us,
-            complete_us: invoke_us,
-            outcome: Outcome::Info,
-            node: None,
-            error: None,
-        }
-    }
-
     async fn read(&mut self, key_idx: usize, level: ReadLevel) {
-        let mut op = self.blank_op(key_idx, OpKind::Read, self.recorder.now_us());
+        let mut op = Op::invoked(self.process, &self.keys[key_idx], OpKind::Read, self.recorder.now_us());
         op.level = Some(level);
         let result = self.client.get(&self.keys[key_idx], level_consistency(level)).await;
         op.complete_us = self.recorder.now_us();
@@ -203,7 +186,7 @@ impl Worker {
     async fn write(&mut self, key_idx: usize, expected_revision: Option<u64>) {
         let value = self.values.fetch_add(1, Ordering::Relaxed);
         let kind = if expected_revision.is_some() { OpKind::Cas } else { OpKind::Write };
-        let mut op = self.blank_op(key_idx, kind, self.recorder.now_us());
+        let mut op = Op::invoked(self.process, &self.keys[key_idx], kind, self.recorder.now_us());
         op.value = Some(value);
         op.expected_revision = expected_revision;
         let request_id = format!("jepsen-{}-{value}", self.process);

@@ -15,16 +15,12 @@ use rocksdb::{Direction, IteratorMode, ReadOptions, WriteBatch};
 use crate::raft::codec::{entry_from_pb, entry_to_pb, log_id_from_pb, log_id_to_pb, vote_from_pb, vote_to_pb};
 use crate::raft::types::{Entry, LogId, TypeConfig, Vote};
 use crate::storage::keys::{self, CF_RAFT_LOG, CF_RAFT_META, META_COMMITTED, META_PURGED, META_VOTE};
-use crate::storage::{storage_error, Store};
+use crate::storage::{invalid_data, storage_error, Store};
 
 #[derive(Clone)]
 pub struct LogStore {
     pid: PartitionId,
     store: Arc<Store>,
-}
-
-fn decode_error(error: prost::DecodeError) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, error)
 }
 
 impl LogStore {
@@ -51,7 +47,7 @@ impl LogStore {
             None => Ok(None),
             Some(item) => {
                 let (_, value) = item.map_err(storage_error)?;
-                let entry = pb::Entry::decode(value.as_ref()).map_err(decode_error)?;
+                let entry = pb::Entry::decode(value.as_ref()).map_err(invalid_data)?;
                 Ok(Some(entry_from_pb(entry)?.log_id))
             }
         }
@@ -71,7 +67,7 @@ impl LogStore {
         let mut expected_index = start;
         for item in iter {
             let (key, value) = item.map_err(storage_error)?;
-            let entry = entry_from_pb(pb::Entry::decode(value.as_ref()).map_err(decode_error)?)?;
+            let entry = entry_from_pb(pb::Entry::decode(value.as_ref()).map_err(invalid_data)?)?;
             // The log is contiguous: a gap would mean lost entries, which openraft must never see.
             assert_eq!(keys::log_index_of(&key), Some(entry.log_id.index), "log key and entry disagree");
             assert!(entry.log_id.index == expected_index || entries.is_empty(), "log has a gap");

@@ -30,6 +30,11 @@ pub fn storage_error(error: rocksdb::Error) -> io::Error {
     io::Error::other(error.into_string())
 }
 
+/// Bytes on disk that do not decode: corruption or a format this build does not know.
+pub fn invalid_data(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, error)
+}
+
 /// The node's RocksDB with its WAL syncer. Shared by every group on the node.
 pub struct Store {
     db: Arc<DB>,
@@ -105,9 +110,7 @@ impl Store {
     fn get_message<M: Message + Default>(&self, cf: &str, key: &[u8]) -> io::Result<Option<M>> {
         match self.get(cf, key)? {
             None => Ok(None),
-            Some(bytes) => {
-                M::decode(bytes.as_slice()).map(Some).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
-            }
+            Some(bytes) => M::decode(bytes.as_slice()).map(Some).map_err(invalid_data),
         }
     }
 
@@ -125,19 +128,8 @@ impl Store {
             .into_iter()
             .map(|result| match result.map_err(storage_error)? {
                 None => Ok(None),
-                Some(bytes) => pb::Citizen::decode(bytes.as_slice())
-                    .map(Some)
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e)),
+                Some(bytes) => pb::Citizen::decode(bytes.as_slice()).map(Some).map_err(invalid_data),
             })
             .collect()
-    }
-
-    /// The last snapshot's covered index and the last purged index of a partition (for Status).
-    pub fn snapshot_and_purged_index(&self, pid: PartitionId) -> io::Result<(u64, u64)> {
-        let purged: Option<pb::LogId> =
-            self.get_message(CF_RAFT_META, &keys::tagged_key(pid, keys::META_PURGED, &[]))?;
-        let snapshot = snapshot::read_current(self, pid)?;
-        let snapshot_index = snapshot.and_then(|(meta, _)| meta.last_log_id).map_or(0, |id| id.index);
-        Ok((snapshot_index, purged.map_or(0, |id| id.index)))
     }
 }

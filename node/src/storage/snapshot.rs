@@ -14,7 +14,7 @@ use rocksdb::{Direction, IteratorMode, ReadOptions, WriteBatch};
 use crate::raft::codec::{snapshot_meta_from_pb, snapshot_meta_to_pb};
 use crate::raft::types::SnapshotMeta;
 use crate::storage::keys::{self, CF_RAFT_META, CF_STATE, META_SNAPSHOT, STATE_APPLIED};
-use crate::storage::{storage_error, Store};
+use crate::storage::{invalid_data, storage_error, Store};
 
 /// A snapshot's data on local disk.
 #[derive(Debug, Clone)]
@@ -42,9 +42,7 @@ pub fn build(store: &Store, pid: PartitionId) -> io::Result<(SnapshotMeta, Snaps
     let applied = snapshot.get_cf(cf, &applied_key).map_err(storage_error)?;
     let meta_pb = match applied {
         None => pb::SnapshotMeta::default(),
-        Some(bytes) => {
-            pb::SnapshotMeta::decode(bytes.as_slice()).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?
-        }
+        Some(bytes) => pb::SnapshotMeta::decode(bytes.as_slice()).map_err(invalid_data)?,
     };
     let meta = snapshot_meta_from_pb(Some(&meta_pb))?;
     let path = new_snapshot_path(store, pid, "built")?;
@@ -75,11 +73,10 @@ pub fn install(store: &Store, pid: PartitionId, meta: &SnapshotMeta, file: &Snap
     batch.delete_range_cf(cf, keys::partition_prefix(pid).to_vec(), keys::partition_end(pid));
     let mut buf = bytes.as_slice();
     while !buf.is_empty() {
-        let item = pb::SnapshotItem::decode_length_delimited(&mut buf)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        let item = pb::SnapshotItem::decode_length_delimited(&mut buf).map_err(invalid_data)?;
         // A snapshot may only touch its own partition's range.
         if !item.key.starts_with(&keys::partition_prefix(pid)) {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "snapshot item outside its partition"));
+            return Err(invalid_data("snapshot item outside its partition"));
         }
         batch.put_cf(cf, item.key, item.value);
     }
@@ -116,8 +113,7 @@ pub fn read_current(store: &Store, pid: PartitionId) -> io::Result<Option<(pb::S
     let Some(record) = record else {
         return Ok(None);
     };
-    let path =
-        PathBuf::from(String::from_utf8(record.data).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?);
+    let path = PathBuf::from(String::from_utf8(record.data).map_err(invalid_data)?);
     Ok(Some((record.meta.unwrap_or_default(), SnapshotFile { path })))
 }
 
