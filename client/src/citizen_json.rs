@@ -6,7 +6,7 @@
 //! NFC-normalized on the way in, so input typed on a system that produces decomposed Vietnamese still matches.
 
 use chrono::{Datelike, NaiveDate};
-use dancu_proto::v1::{BloodType, Citizen, Consistency, Date, LifeStatus, PersonRef, Place, Sex};
+use dancu_proto::v1::{BloodType, Citizen, Consistency, Date, LifeStatus, MaritalStatus, PersonRef, Place, Sex};
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 
@@ -71,6 +71,15 @@ pub struct CitizenJson {
     pub id_card_issue_date: Option<String>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub legacy_id_number: String,
+    /// `single`, `married`, `divorced` or `widowed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marital_status: Option<String>,
+    /// Personal IDs this person held before an ID correction, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier_ids: Vec<String>,
+    /// Only on the record of a cancelled ID: the ID that replaced it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub replaced_by: String,
     /// Set by the server; accepted on input but ignored by writes.
     #[serde(default, skip_serializing_if = "is_zero_u64")]
     pub revision: u64,
@@ -220,6 +229,31 @@ fn format_status(value: i32) -> Option<String> {
     Some(text.to_string())
 }
 
+fn parse_marital_status(text: Option<String>) -> Result<MaritalStatus, CitizenJsonError> {
+    match text.as_deref() {
+        None | Some("") => Ok(MaritalStatus::Unspecified),
+        Some("single") => Ok(MaritalStatus::Single),
+        Some("married") => Ok(MaritalStatus::Married),
+        Some("divorced") => Ok(MaritalStatus::Divorced),
+        Some("widowed") => Ok(MaritalStatus::Widowed),
+        Some(other) => Err(field_error(
+            "marital_status",
+            format!("expected \"single\", \"married\", \"divorced\" or \"widowed\", got {other:?}"),
+        )),
+    }
+}
+
+fn format_marital_status(value: i32) -> Option<String> {
+    let text = match MaritalStatus::try_from(value).ok()? {
+        MaritalStatus::Unspecified => return None,
+        MaritalStatus::Single => "single",
+        MaritalStatus::Married => "married",
+        MaritalStatus::Divorced => "divorced",
+        MaritalStatus::Widowed => "widowed",
+    };
+    Some(text.to_string())
+}
+
 impl From<PlaceJson> for Place {
     fn from(place: PlaceJson) -> Place {
         Place {
@@ -294,6 +328,9 @@ impl TryFrom<CitizenJson> for Citizen {
             id_card_number: json.id_card_number,
             id_card_issue_date: parse_date("id_card_issue_date", json.id_card_issue_date)?,
             legacy_id_number: json.legacy_id_number,
+            earlier_ids: json.earlier_ids,
+            replaced_by: json.replaced_by,
+            marital_status: parse_marital_status(json.marital_status)?.into(),
             revision: json.revision,
             updated_at_unix_ms: json.updated_at_unix_ms,
         })
@@ -328,6 +365,9 @@ impl From<&Citizen> for CitizenJson {
             id_card_number: citizen.id_card_number.clone(),
             id_card_issue_date: format_date(citizen.id_card_issue_date.as_ref()),
             legacy_id_number: citizen.legacy_id_number.clone(),
+            marital_status: format_marital_status(citizen.marital_status),
+            earlier_ids: citizen.earlier_ids.clone(),
+            replaced_by: citizen.replaced_by.clone(),
             revision: citizen.revision,
             updated_at_unix_ms: citizen.updated_at_unix_ms,
         }
@@ -415,6 +455,9 @@ mod tests {
             id_card_number: "079305000123".to_string(),
             id_card_issue_date: Some(Date { year: 2021, month: 6, day: 1 }),
             legacy_id_number: "025123456".to_string(),
+            earlier_ids: vec!["079105000999".to_string()],
+            replaced_by: String::new(),
+            marital_status: MaritalStatus::Married.into(),
             revision: 4,
             updated_at_unix_ms: 1_735_000_000_000,
         };

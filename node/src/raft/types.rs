@@ -14,6 +14,10 @@ impl fmt::Display for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0.op {
             Some(dancu_proto::v1::command::Op::PutCitizen(_)) => f.write_str("put_citizen"),
+            Some(dancu_proto::v1::command::Op::PutCitizens(batch)) => {
+                write!(f, "put_citizens({} records)", batch.citizens.len())
+            }
+            Some(dancu_proto::v1::command::Op::LifeEvent(_)) => f.write_str("life_event"),
             None => f.write_str("empty_command"),
         }
     }
