@@ -4,10 +4,10 @@
 //! A rejected record names the offending field with its path in the request (`citizen.sex`).
 
 use dancu_cluster_config::provinces;
-use dancu_proto::v1::{BloodType, Citizen, Date, LifeStatus, PersonRef, Place, Sex};
+use dancu_proto::v1::{BloodType, Citizen, Date, LifeStatus, MaritalStatus, PersonRef, Place, Sex};
 use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
 
-use crate::limits::{ADDRESS_LINE_CHARS_MAX, BIRTH_YEAR_MIN, NAME_CHARS_MAX, SHORT_TEXT_CHARS_MAX};
+use crate::limits::{ADDRESS_LINE_CHARS_MAX, BIRTH_YEAR_MIN, EARLIER_IDS_MAX, NAME_CHARS_MAX, SHORT_TEXT_CHARS_MAX};
 use crate::personal_id::{IdSex, PersonalId, PersonalIdError};
 
 /// A record field that failed validation.
@@ -57,6 +57,16 @@ fn parse_date(field: &str, date: Option<&Date>) -> Result<CalendarDate, FieldErr
         return fail(field, format!("{:04}-{:02}-{:02} is not a calendar date", date.year, date.month, date.day));
     }
     Ok(CalendarDate { year: date.year, month: date.month, day: date.day })
+}
+
+/// A required, valid calendar date (any range).
+pub fn calendar_date(field: &str, date: &Date) -> Result<CalendarDate, FieldError> {
+    parse_date(field, Some(date))
+}
+
+/// Short text (household id, relationship, ...): NFC, bounded, no control characters.
+pub fn check_short_text(field: &str, text: &str, required: bool) -> Result<(), FieldError> {
+    check_text(field, text, SHORT_TEXT_CHARS_MAX, required)
 }
 
 /// Checks an optional date: valid, not before `not_before`, not after `today`.
@@ -122,7 +132,7 @@ fn check_province_code(field: &str, code: &str) -> Result<(), FieldError> {
     fail(field, format!("province code {code:?} does not exist"))
 }
 
-fn check_place(field: &str, place: Option<&Place>) -> Result<(), FieldError> {
+pub fn check_place(field: &str, place: Option<&Place>) -> Result<(), FieldError> {
     let Some(place) = place else {
         return Ok(());
     };
@@ -131,7 +141,7 @@ fn check_place(field: &str, place: Option<&Place>) -> Result<(), FieldError> {
     check_text(&format!("{field}.address_line"), &place.address_line, ADDRESS_LINE_CHARS_MAX, false)
 }
 
-fn check_person_ref(field: &str, person: Option<&PersonRef>) -> Result<(), FieldError> {
+pub fn check_person_ref(field: &str, person: Option<&PersonRef>) -> Result<(), FieldError> {
     let Some(person) = person else {
         return Ok(());
     };
@@ -206,6 +216,20 @@ pub fn validate(citizen: &Citizen, today: CalendarDate) -> Result<PersonalId, Fi
     check_digits("citizen.id_card_number", &citizen.id_card_number, 12)?;
     check_optional_date("citizen.id_card_issue_date", citizen.id_card_issue_date.as_ref(), dob, today)?;
     check_digits("citizen.legacy_id_number", &citizen.legacy_id_number, 9)?;
+    if MaritalStatus::try_from(citizen.marital_status).is_err() {
+        return fail("citizen.marital_status", "unknown marital status");
+    }
+    if citizen.earlier_ids.len() > EARLIER_IDS_MAX {
+        return fail("citizen.earlier_ids", format!("at most {EARLIER_IDS_MAX} earlier IDs"));
+    }
+    for (idx, earlier) in citizen.earlier_ids.iter().enumerate() {
+        if let Err(error) = PersonalId::parse(earlier) {
+            return fail(&format!("citizen.earlier_ids[{idx}]"), error.to_string());
+        }
+    }
+    if !citizen.replaced_by.is_empty() {
+        return fail("citizen.replaced_by", "set only by an ID correction (RecordLifeEvent id_cancellation)");
+    }
     Ok(id)
 }
 

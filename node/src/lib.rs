@@ -6,7 +6,9 @@
 
 pub mod citizen;
 pub mod failpoints;
+pub mod life_events;
 pub mod limits;
+pub mod name_key;
 pub mod personal_id;
 pub mod raft;
 pub mod server;

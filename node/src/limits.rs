@@ -10,6 +10,27 @@ pub const NAME_CHARS_MAX: usize = 200;
 pub const ADDRESS_LINE_CHARS_MAX: usize = 300;
 /// Longest short text field (ethnicity, religion, nationality, relationship, codes).
 pub const SHORT_TEXT_CHARS_MAX: usize = 64;
+/// Most earlier (cancelled) IDs one record keeps.
+pub const EARLIER_IDS_MAX: usize = 16;
+/// Most records in one `PutCitizens` call (one Raft entry).
+pub const PUT_BATCH_RECORDS_MAX: usize = 1_000;
+/// Largest encoded `PutCitizens` batch: bounds one Raft entry.
+pub const PUT_BATCH_BYTES_MAX: usize = 4 * 1024 * 1024;
+/// Largest encoded AppendEntries message; longer runs of entries are sent in several rounds.
+pub const APPEND_ENTRIES_BYTES_MAX: usize = 8 * 1024 * 1024;
+/// Most queries in one `BatchVerifyCitizens` call.
+pub const BATCH_VERIFY_MAX: usize = 1_000;
+/// Most hits one `SearchCitizens` returns, and the default.
+pub const SEARCH_LIMIT_MAX: u32 = 100;
+pub const SEARCH_LIMIT_DEFAULT: u32 = 20;
+/// Most members `ListHousehold` returns (a household is at most a few dozen people).
+pub const HOUSEHOLD_MEMBERS_MAX: usize = 1_000;
+/// Records per `ScanPartition` page: most and default; pages in flight per scan.
+pub const SCAN_PAGE_MAX: u32 = 5_000;
+pub const SCAN_PAGE_DEFAULT: u32 = 500;
+pub const SCAN_PAGES_IN_FLIGHT: usize = 2;
+/// Longest a node waits for a peer answering its part of a scatter-gather query.
+pub const SCATTER_RPC_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest client request id (bytes).
 pub const REQUEST_ID_BYTES_MAX: usize = 128;
 /// Longest `purpose` (bytes).
@@ -36,5 +57,8 @@ pub const APPEND_ENTRIES_MAX: u64 = 512;
 pub const BIRTH_YEAR_MIN: u32 = 1900;
 
 const _: () = assert!(SNAPSHOT_CHUNK_BYTES_MAX * 4 <= GRPC_MESSAGE_BYTES_MAX);
+const _: () = assert!(PUT_BATCH_BYTES_MAX < APPEND_ENTRIES_BYTES_MAX);
+const _: () = assert!(APPEND_ENTRIES_BYTES_MAX < GRPC_MESSAGE_BYTES_MAX);
+const _: () = assert!(SEARCH_LIMIT_DEFAULT <= SEARCH_LIMIT_MAX);
 const _: () = assert!(GROUP_COMMIT_WAITERS_MAX <= SYNC_QUEUE_DEPTH);
 const _: () = assert!(REQUEST_ID_BYTES_MAX <= 1024);

@@ -11,6 +11,7 @@ use std::time::Duration;
 use dancu_cluster_config::PartitionId;
 use dancu_proto::v1 as pb;
 use dancu_proto::v1::raft_client::RaftClient;
+use dancu_proto::Message;
 use openraft::error::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
 use openraft::network::RPCOption;
 use openraft::raft::{
@@ -21,7 +22,7 @@ use openraft::{BasicNode, RaftNetworkFactory, RaftNetworkV2};
 use tokio::io::AsyncReadExt;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::limits::{GRPC_MESSAGE_BYTES_MAX, SNAPSHOT_CHUNK_BYTES_MAX};
+use crate::limits::{APPEND_ENTRIES_BYTES_MAX, GRPC_MESSAGE_BYTES_MAX, SNAPSHOT_CHUNK_BYTES_MAX};
 use crate::raft::codec;
 use crate::raft::types::{NodeId, Snapshot, TypeConfig, Vote};
 use crate::storage::SnapshotFile;
@@ -172,9 +173,22 @@ impl RaftNetworkV2<TypeConfig> for PeerNetwork {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
-        let message = codec::append_request_to_pb(self.pid.0, &rpc);
+        let mut message = codec::append_request_to_pb(self.pid.0, &rpc);
+        // Batched writes make big entries: send a prefix that fits one message and report how far it
+        // got (PartialSuccess); openraft sends the rest next.
+        let mut truncated = false;
+        while message.entries.len() > 1 && message.encoded_len() > APPEND_ENTRIES_BYTES_MAX {
+            let keep = message.entries.len() / 2;
+            message.entries.truncate(keep);
+            truncated = true;
+        }
+        let last_sent = message.entries.last().and_then(|entry| entry.log_id.as_ref()).map(codec::log_id_from_pb);
         let reply = self.client()?.append_entries(Self::request(message, &option)).await.map_err(rpc_error)?;
-        codec::append_response_from_pb(reply.into_inner()).map_err(decode_error)
+        let response = codec::append_response_from_pb(reply.into_inner()).map_err(decode_error)?;
+        Ok(match response {
+            AppendEntriesResponse::Success if truncated => AppendEntriesResponse::PartialSuccess(last_sent),
+            other => other,
+        })
     }
 
     async fn vote(

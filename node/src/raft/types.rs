@@ -30,10 +30,31 @@ pub enum ApplyOutcome {
     Nothing,
     /// The record was written (or, when `deduplicated`, had been written by an earlier attempt).
     Written { revision: u64, log_index: u64, deduplicated: bool },
+    /// A `PutCitizens` batch: one result per record, in command order.
+    BatchWritten { log_index: u64, results: Vec<BatchItemOutcome>, deduplicated: bool },
     /// `expected_revision` did not match; nothing was written.
     RevisionMismatch { current_revision: u64 },
     /// The command was refused at apply time (e.g. the key is outside the partition).
     Refused { reason: String },
+}
+
+/// One record of a `PutCitizens` batch after apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchItemOutcome {
+    pub revision: u64,
+    /// False when the stored record already had this content.
+    pub written: bool,
+}
+
+impl ApplyOutcome {
+    /// The remembered result of an earlier attempt with the same request id.
+    pub fn deduplicated(outcome: dancu_proto::v1::RequestOutcome) -> ApplyOutcome {
+        ApplyOutcome::Written { revision: outcome.revision, log_index: outcome.log_index, deduplicated: true }
+    }
+
+    pub fn outside_partition() -> ApplyOutcome {
+        ApplyOutcome::Refused { reason: "record key outside this partition".into() }
+    }
 }
 
 openraft::declare_raft_types!(

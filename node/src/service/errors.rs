@@ -28,6 +28,11 @@ pub enum ApiError {
     Deadline(String),
     #[error("refused: {0}")]
     Refused(String),
+    #[error("personal ID {id} was cancelled and replaced by {replaced_by}")]
+    IdReplaced { id: String, replaced_by: String },
+    /// A peer's answer to a forwarded part of a scatter-gather query, passed on as it came.
+    #[error("{}", .0.message())]
+    Forwarded(Status),
     #[error("storage error: {0}")]
     Storage(#[from] std::io::Error),
 }
@@ -110,7 +115,16 @@ impl ApiError {
             }
             ApiError::NotFound => Code::NotFound,
             ApiError::Deadline(_) => Code::DeadlineExceeded,
-            ApiError::Refused(_) => Code::FailedPrecondition,
+            ApiError::Refused(_) => {
+                detail.reason = ErrorReason::Refused as i32;
+                Code::FailedPrecondition
+            }
+            ApiError::IdReplaced { replaced_by, .. } => {
+                detail.reason = ErrorReason::IdReplaced as i32;
+                detail.replaced_by = replaced_by.clone();
+                Code::NotFound
+            }
+            ApiError::Forwarded(_) => Code::Unknown,
             ApiError::Storage(_) => Code::Internal,
         };
         (code, detail)
@@ -119,6 +133,9 @@ impl ApiError {
 
 impl From<ApiError> for Status {
     fn from(error: ApiError) -> Status {
+        if let ApiError::Forwarded(status) = error {
+            return status;
+        }
         let (code, detail) = error.code_and_detail();
         Status::with_details(code, error.to_string(), detail.encode_to_vec().into())
     }
@@ -152,6 +169,12 @@ mod tests {
             ApiError::RevisionMismatch { partition_id: 100, current_revision: 3 },
             Code::Aborted,
             ErrorReason::RevisionMismatch,
+        );
+        check(ApiError::Refused("deceased".into()), Code::FailedPrecondition, ErrorReason::Refused);
+        check(
+            ApiError::IdReplaced { id: "001085012345".into(), replaced_by: "001185012345".into() },
+            Code::NotFound,
+            ErrorReason::IdReplaced,
         );
     }
 }

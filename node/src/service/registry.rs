@@ -1,4 +1,7 @@
 //! `dancu.v1.Registry`: decode, admit the caller, validate, route to the partition's group, execute.
+//!
+//! This file holds the service and the point reads; writes, verification, index lookups and scans
+//! live in their own modules as further `impl RegistryService` blocks.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,26 +13,25 @@ use openraft::async_runtime::watch::WatchReceiver;
 use openraft::ServerState;
 use tonic::{Request, Response, Status};
 
-use crate::citizen::{self, CalendarDate};
-use crate::limits::{BATCH_IDS_MAX, REQUEST_ID_BYTES_MAX, WRITE_WAIT_DEFAULT};
+use crate::limits::BATCH_IDS_MAX;
 use crate::personal_id::PersonalId;
 use crate::raft::groups::{Group, Groups};
-use crate::raft::types::{ApplyOutcome, Request as RaftRequest};
 use crate::service::caller;
 use crate::service::errors::ApiError;
 use crate::service::linearizer::{linearize, ReadMode};
+use crate::service::scan::ScanStream;
 
 pub struct RegistryService {
     pub groups: Arc<Groups>,
     pub read_mode: ReadMode,
 }
 
-fn consistency_of(value: i32) -> Result<Consistency, ApiError> {
+pub(super) fn consistency_of(value: i32) -> Result<Consistency, ApiError> {
     Consistency::try_from(value).map_err(|_| ApiError::invalid("consistency", format!("unknown level {value}")))
 }
 
 impl RegistryService {
-    fn partition_of(&self, field: &str, id: &str) -> Result<&PartitionSpec, ApiError> {
+    pub(super) fn partition_of(&self, field: &str, id: &str) -> Result<&PartitionSpec, ApiError> {
         PersonalId::parse(id).map_err(|e| ApiError::invalid(field, e.to_string()))?;
         self.groups
             .partition_map
@@ -44,6 +46,9 @@ impl RegistryService {
         let group = self.groups.hosted(spec.id.0)?;
         let point = linearize(&self.groups, group, consistency, self.read_mode).await?;
         let citizen = self.groups.store.get_citizen(spec.id, &request.id)?.ok_or(ApiError::NotFound)?;
+        if !citizen.replaced_by.is_empty() {
+            return Err(ApiError::IdReplaced { id: request.id, replaced_by: citizen.replaced_by });
+        }
         Ok(pb::GetCitizenResponse {
             revision: citizen.revision,
             citizen: Some(citizen),
@@ -91,40 +96,6 @@ impl RegistryService {
             }
         }
         Ok(pb::BatchGetCitizensResponse { results })
-    }
-
-    async fn put(&self, request: pb::PutCitizenRequest) -> Result<pb::PutCitizenResponse, ApiError> {
-        let caller = caller::admit(request.context.as_ref())?;
-        let citizen = request.citizen.ok_or_else(|| ApiError::invalid("citizen", "required"))?;
-        citizen::validate(&citizen, CalendarDate::today_utc())?;
-        if request.request_id.len() > REQUEST_ID_BYTES_MAX {
-            return Err(ApiError::invalid("request_id", format!("longer than {REQUEST_ID_BYTES_MAX} bytes")));
-        }
-        let spec = self.partition_of("citizen.id", &citizen.id)?;
-        let group = self.groups.hosted(spec.id.0)?;
-        let request_id = if request.request_id.is_empty() { caller.request_id } else { request.request_id };
-        let command = pb::Command {
-            op: Some(pb::command::Op::PutCitizen(pb::PutCitizenCommand {
-                citizen: Some(citizen),
-                request_id,
-                expected_revision: request.expected_revision,
-                proposed_at_unix_ms: chrono::Utc::now().timestamp_millis(),
-            })),
-        };
-        let written = tokio::time::timeout(WRITE_WAIT_DEFAULT, group.raft.client_write(RaftRequest(command)))
-            .await
-            .map_err(|_| ApiError::Deadline("write not committed in time; retry with the same request_id".into()))?
-            .map_err(|e| ApiError::from_write_error(&self.groups, group, e))?;
-        match written.data {
-            ApplyOutcome::Written { revision, log_index, deduplicated } => {
-                Ok(pb::PutCitizenResponse { revision, log_index, partition_id: spec.id.0, deduplicated })
-            }
-            ApplyOutcome::RevisionMismatch { current_revision } => {
-                Err(ApiError::RevisionMismatch { partition_id: spec.id.0, current_revision })
-            }
-            ApplyOutcome::Refused { reason } => Err(ApiError::Refused(reason)),
-            ApplyOutcome::Nothing => Err(ApiError::Refused("nothing applied".into())),
-        }
     }
 
     fn partition_status(&self, spec: &PartitionSpec, group: Option<&Group>) -> pb::PartitionStatus {
@@ -205,10 +176,68 @@ impl pb::registry_server::Registry for RegistryService {
         &self,
         request: Request<pb::PutCitizenRequest>,
     ) -> Result<Response<pb::PutCitizenResponse>, Status> {
-        Ok(Response::new(self.put(request.into_inner()).await?))
+        Ok(Response::new(self.put_one(request.into_inner()).await?))
     }
 
     async fn status(&self, _request: Request<pb::StatusRequest>) -> Result<Response<pb::StatusResponse>, Status> {
         Ok(Response::new(RegistryService::status(self)))
+    }
+
+    async fn put_citizens(
+        &self,
+        request: Request<pb::PutCitizensRequest>,
+    ) -> Result<Response<pb::PutCitizensResponse>, Status> {
+        Ok(Response::new(self.put_batch(request.into_inner()).await?))
+    }
+
+    async fn verify_citizen(
+        &self,
+        request: Request<pb::VerifyCitizenRequest>,
+    ) -> Result<Response<pb::VerifyCitizenResponse>, Status> {
+        Ok(Response::new(self.verify(request.into_inner()).await?))
+    }
+
+    async fn batch_verify_citizens(
+        &self,
+        request: Request<pb::BatchVerifyCitizensRequest>,
+    ) -> Result<Response<pb::BatchVerifyCitizensResponse>, Status> {
+        Ok(Response::new(self.batch_verify(request.into_inner()).await?))
+    }
+
+    async fn lookup_legacy_number(
+        &self,
+        request: Request<pb::LookupLegacyNumberRequest>,
+    ) -> Result<Response<pb::LookupLegacyNumberResponse>, Status> {
+        Ok(Response::new(self.legacy(request.into_inner()).await?))
+    }
+
+    async fn list_household(
+        &self,
+        request: Request<pb::ListHouseholdRequest>,
+    ) -> Result<Response<pb::ListHouseholdResponse>, Status> {
+        Ok(Response::new(self.household(request.into_inner()).await?))
+    }
+
+    async fn search_citizens(
+        &self,
+        request: Request<pb::SearchCitizensRequest>,
+    ) -> Result<Response<pb::SearchCitizensResponse>, Status> {
+        Ok(Response::new(self.search(request.into_inner()).await?))
+    }
+
+    type ScanPartitionStream = ScanStream;
+
+    async fn scan_partition(
+        &self,
+        request: Request<pb::ScanPartitionRequest>,
+    ) -> Result<Response<Self::ScanPartitionStream>, Status> {
+        Ok(Response::new(self.scan(request.into_inner()).await?))
+    }
+
+    async fn record_life_event(
+        &self,
+        request: Request<pb::RecordLifeEventRequest>,
+    ) -> Result<Response<pb::RecordLifeEventResponse>, Status> {
+        Ok(Response::new(self.record_event(request.into_inner()).await?))
     }
 }

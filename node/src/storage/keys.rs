@@ -14,6 +14,13 @@
 //! | `state`       | pid · 0x10 · personal id (12 digits)  | `Citizen`                   |
 //! | `state`       | pid · 0x20 · request id               | `RequestOutcome`            |
 //! | `state`       | pid · 0x21 · index(u64 BE)            | request id bytes            |
+//! | `state`       | pid · 0x30 · household id · 0x00 · id | empty (household index)     |
+//! | `state`       | pid · 0x31 · name key · 0x00 · YYYYMMDD · id | empty (name + DOB index) |
+//! | `state`       | pid · 0x32 · legacy number · id       | empty (legacy index)        |
+//!
+//! Index keys (tags 0x30..=0x3f) are derived from the records: written in the same WriteBatch as the
+//! record, never shipped in snapshots, rebuilt when a snapshot is installed. Validated text holds no
+//! control characters, so 0x00 cannot occur inside a household id or name key.
 
 use dancu_cluster_config::PartitionId;
 
@@ -30,6 +37,11 @@ pub const STATE_APPLIED: u8 = 0x01;
 pub const STATE_CITIZEN: u8 = 0x10;
 pub const STATE_REQUEST: u8 = 0x20;
 pub const STATE_REQUEST_BY_INDEX: u8 = 0x21;
+pub const INDEX_HOUSEHOLD: u8 = 0x30;
+pub const INDEX_NAME_DOB: u8 = 0x31;
+pub const INDEX_LEGACY: u8 = 0x32;
+/// Every index tag is in this range (snapshots skip it).
+pub const INDEX_TAGS: std::ops::RangeInclusive<u8> = 0x30..=0x3f;
 
 pub fn partition_prefix(pid: PartitionId) -> [u8; 4] {
     pid.0.to_be_bytes()
@@ -73,6 +85,23 @@ pub fn request_key(pid: PartitionId, request_id: &str) -> Vec<u8> {
 
 pub fn request_by_index_key(pid: PartitionId, index: u64) -> Vec<u8> {
     tagged_key(pid, STATE_REQUEST_BY_INDEX, &index.to_be_bytes())
+}
+
+/// The tag of a state key (the byte after the partition id).
+pub fn tag_of(key: &[u8]) -> Option<u8> {
+    key.get(4).copied()
+}
+
+/// The first key after every key starting with `prefix` (exclusive upper bound of a prefix scan).
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![0xff; prefix.len() + 1]
 }
 
 #[cfg(test)]

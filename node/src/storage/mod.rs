@@ -4,8 +4,10 @@
 //! path call [`Store::get_citizen`] / [`Store::multi_get_citizens`] directly (after the linearizer),
 //! never through the state-machine task.
 
+pub mod indexes;
 pub mod keys;
 mod log_store;
+mod lookups;
 mod snapshot;
 mod state_machine;
 mod wal_sync;

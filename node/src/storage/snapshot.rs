@@ -13,6 +13,7 @@ use rocksdb::{Direction, IteratorMode, ReadOptions, WriteBatch};
 
 use crate::raft::codec::{snapshot_meta_from_pb, snapshot_meta_to_pb};
 use crate::raft::types::SnapshotMeta;
+use crate::storage::indexes;
 use crate::storage::keys::{self, CF_RAFT_META, CF_STATE, META_SNAPSHOT, STATE_APPLIED};
 use crate::storage::{invalid_data, storage_error, Store};
 
@@ -52,7 +53,10 @@ pub fn build(store: &Store, pid: PartitionId) -> io::Result<(SnapshotMeta, Snaps
     let start = keys::partition_prefix(pid);
     for item in snapshot.iterator_cf_opt(cf, options, IteratorMode::From(&start, Direction::Forward)) {
         let (key, value) = item.map_err(storage_error)?;
-        if key.as_ref() == applied_key.as_slice() {
+        // Indexes are derived data: the installer rebuilds them from the records.
+        if key.as_ref() == applied_key.as_slice()
+            || keys::tag_of(&key).is_some_and(|tag| keys::INDEX_TAGS.contains(&tag))
+        {
             continue;
         }
         let item = pb::SnapshotItem { key: key.to_vec(), value: value.to_vec() };
@@ -64,7 +68,8 @@ pub fn build(store: &Store, pid: PartitionId) -> io::Result<(SnapshotMeta, Snaps
 }
 
 /// Replaces the partition's whole state range with the snapshot's, in one atomic WriteBatch, and
-/// records the snapshot as the partition's current one.
+/// records the snapshot as the partition's current one. Index entries are rebuilt from the records
+/// (any the file carries are ignored), so an installed partition's indexes always match its records.
 pub fn install(store: &Store, pid: PartitionId, meta: &SnapshotMeta, file: &SnapshotFile) -> io::Result<()> {
     let mut bytes = Vec::new();
     File::open(&file.path)?.read_to_end(&mut bytes)?;
@@ -77,6 +82,16 @@ pub fn install(store: &Store, pid: PartitionId, meta: &SnapshotMeta, file: &Snap
         // A snapshot may only touch its own partition's range.
         if !item.key.starts_with(&keys::partition_prefix(pid)) {
             return Err(invalid_data("snapshot item outside its partition"));
+        }
+        match keys::tag_of(&item.key) {
+            Some(tag) if keys::INDEX_TAGS.contains(&tag) => continue,
+            Some(keys::STATE_CITIZEN) => {
+                let citizen = pb::Citizen::decode(item.value.as_slice()).map_err(invalid_data)?;
+                for (key, value) in indexes::entries(pid, &citizen) {
+                    batch.put_cf(cf, key, value);
+                }
+            }
+            _ => {}
         }
         batch.put_cf(cf, item.key, item.value);
     }

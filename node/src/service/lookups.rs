@@ -1,0 +1,210 @@
+//! Queries through the secondary indexes: legacy number, household, name + date of birth.
+//! Each is a scatter-gather over partitions (`service::scatter`), each part linearized on its own.
+
+use dancu_cluster_config::{provinces, PartitionId};
+use dancu_proto::v1 as pb;
+use dancu_proto::v1::registry_client::RegistryClient;
+use tonic::transport::Channel;
+use tonic::Request;
+
+use crate::citizen::{self, check_short_text};
+use crate::limits::{
+    GRPC_MESSAGE_BYTES_MAX, HOUSEHOLD_MEMBERS_MAX, NAME_CHARS_MAX, SCATTER_RPC_TIMEOUT, SEARCH_LIMIT_DEFAULT,
+    SEARCH_LIMIT_MAX,
+};
+use crate::name_key::search_key;
+use crate::service::caller;
+use crate::service::errors::ApiError;
+use crate::service::linearizer::linearize;
+use crate::service::registry::{consistency_of, RegistryService};
+
+fn peer(channel: Channel) -> RegistryClient<Channel> {
+    RegistryClient::new(channel)
+        .max_decoding_message_size(GRPC_MESSAGE_BYTES_MAX)
+        .max_encoding_message_size(GRPC_MESSAGE_BYTES_MAX)
+}
+
+fn with_timeout<T>(message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request.set_timeout(SCATTER_RPC_TIMEOUT);
+    request
+}
+
+/// The identity fields a household listing or search hit shows.
+pub fn summary(citizen: &pb::Citizen) -> pb::CitizenSummary {
+    pb::CitizenSummary {
+        id: citizen.id.clone(),
+        full_name: citizen.full_name.clone(),
+        date_of_birth: citizen.date_of_birth,
+        sex: citizen.sex,
+        household_id: citizen.household_id.clone(),
+        relationship_to_head: citizen.relationship_to_head.clone(),
+        status: citizen.status,
+    }
+}
+
+/// Sorted by ID, duplicates (the same record reached twice) removed, at most `limit`; true when cut.
+fn gather(parts: Vec<(Vec<pb::CitizenSummary>, bool)>, limit: usize) -> (Vec<pb::CitizenSummary>, bool) {
+    let mut truncated = parts.iter().any(|(_, cut)| *cut);
+    let mut all: Vec<pb::CitizenSummary> = parts.into_iter().flat_map(|(hits, _)| hits).collect();
+    all.sort_by(|a, b| a.id.cmp(&b.id));
+    all.dedup_by(|a, b| a.id == b.id);
+    if all.len() > limit {
+        all.truncate(limit);
+        truncated = true;
+    }
+    (all, truncated)
+}
+
+impl RegistryService {
+    fn all_partitions(&self) -> impl Iterator<Item = PartitionId> + '_ {
+        self.groups.partition_map.partitions.iter().map(|spec| spec.id)
+    }
+
+    pub(super) async fn legacy(
+        &self,
+        request: pb::LookupLegacyNumberRequest,
+    ) -> Result<pb::LookupLegacyNumberResponse, ApiError> {
+        caller::admit(request.context.as_ref())?;
+        let consistency = consistency_of(request.consistency)?;
+        let number = request.legacy_id_number.as_str();
+        if number.len() != 9 || !number.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ApiError::invalid("legacy_id_number", "must be exactly 9 ASCII digits"));
+        }
+        let plan = self.plan(&request.partition_ids, self.all_partitions(), consistency)?;
+        let parts = self
+            .scatter(
+                plan,
+                |pid| async move {
+                    let group = self.groups.hosted(pid.0)?;
+                    linearize(&self.groups, group, consistency, self.read_mode).await?;
+                    Ok(self.groups.store.legacy_lookup(pid, number)?)
+                },
+                |channel, partition_ids| {
+                    let message = pb::LookupLegacyNumberRequest { partition_ids, ..request.clone() };
+                    async move {
+                        let reply = peer(channel).lookup_legacy_number(with_timeout(message)).await?.into_inner();
+                        Ok(reply.found.then_some(reply.id))
+                    }
+                },
+            )
+            .await?;
+        // Uniqueness is enforced per partition; across partitions the lowest ID answers deterministically.
+        let id = parts.into_iter().flatten().min();
+        Ok(pb::LookupLegacyNumberResponse { found: id.is_some(), id: id.unwrap_or_default() })
+    }
+
+    pub(super) async fn household(
+        &self,
+        request: pb::ListHouseholdRequest,
+    ) -> Result<pb::ListHouseholdResponse, ApiError> {
+        caller::admit(request.context.as_ref())?;
+        let consistency = consistency_of(request.consistency)?;
+        let household_id = match (request.id.is_empty(), request.household_id.is_empty()) {
+            (false, true) => {
+                let spec = self.partition_of("id", &request.id)?;
+                let group = self.groups.hosted(spec.id.0)?;
+                linearize(&self.groups, group, consistency, self.read_mode).await?;
+                let citizen = self.groups.store.get_citizen(spec.id, &request.id)?.ok_or(ApiError::NotFound)?;
+                if !citizen.replaced_by.is_empty() {
+                    return Err(ApiError::IdReplaced { id: request.id, replaced_by: citizen.replaced_by });
+                }
+                if citizen.household_id.is_empty() {
+                    return Ok(pb::ListHouseholdResponse {
+                        household_id: String::new(),
+                        members: vec![summary(&citizen)],
+                    });
+                }
+                citizen.household_id
+            }
+            (true, false) => {
+                check_short_text("household_id", &request.household_id, true)?;
+                request.household_id.clone()
+            }
+            _ => return Err(ApiError::invalid("id", "give exactly one of id and household_id")),
+        };
+        let plan = self.plan(&request.partition_ids, self.all_partitions(), consistency)?;
+        let household = household_id.as_str();
+        let parts = self
+            .scatter(
+                plan,
+                |pid| async move {
+                    let group = self.groups.hosted(pid.0)?;
+                    linearize(&self.groups, group, consistency, self.read_mode).await?;
+                    let (members, cut) = self.groups.store.household_members(pid, household, HOUSEHOLD_MEMBERS_MAX)?;
+                    Ok((members.iter().map(summary).collect(), cut))
+                },
+                |channel, partition_ids| {
+                    let message = pb::ListHouseholdRequest {
+                        id: String::new(),
+                        household_id: household.to_string(),
+                        partition_ids,
+                        ..request.clone()
+                    };
+                    async move {
+                        let reply = peer(channel).list_household(with_timeout(message)).await?.into_inner();
+                        Ok((reply.members, false))
+                    }
+                },
+            )
+            .await?;
+        let (members, _) = gather(parts, HOUSEHOLD_MEMBERS_MAX);
+        Ok(pb::ListHouseholdResponse { household_id, members })
+    }
+
+    pub(super) async fn search(
+        &self,
+        request: pb::SearchCitizensRequest,
+    ) -> Result<pb::SearchCitizensResponse, ApiError> {
+        caller::admit(request.context.as_ref())?;
+        let consistency = consistency_of(request.consistency)?;
+        let name_chars = request.full_name.chars().count();
+        if name_chars > NAME_CHARS_MAX {
+            return Err(ApiError::invalid("full_name", format!("{name_chars} characters, at most {NAME_CHARS_MAX}")));
+        }
+        let key = search_key(&request.full_name);
+        if key.is_empty() {
+            return Err(ApiError::invalid("full_name", "required"));
+        }
+        let dob = request.date_of_birth.ok_or_else(|| ApiError::invalid("date_of_birth", "required"))?;
+        citizen::calendar_date("date_of_birth", &dob)?;
+        let province = request.province_code.as_str();
+        if !province.is_empty() && provinces::province(province).is_none() {
+            return Err(ApiError::invalid("province_code", format!("province code {province:?} does not exist")));
+        }
+        let limit = match request.limit {
+            0 => SEARCH_LIMIT_DEFAULT,
+            n if n <= SEARCH_LIMIT_MAX => n,
+            n => return Err(ApiError::invalid("limit", format!("{n}; at most {SEARCH_LIMIT_MAX}"))),
+        } as usize;
+        let candidates = self
+            .groups
+            .partition_map
+            .partitions
+            .iter()
+            .filter(|spec| province.is_empty() || spec.province_code == province)
+            .map(|spec| spec.id);
+        let plan = self.plan(&request.partition_ids, candidates, consistency)?;
+        let key = key.as_str();
+        let parts = self
+            .scatter(
+                plan,
+                |pid| async move {
+                    let group = self.groups.hosted(pid.0)?;
+                    linearize(&self.groups, group, consistency, self.read_mode).await?;
+                    let (hits, cut) = self.groups.store.search_name_dob(pid, key, &dob, limit)?;
+                    Ok((hits.iter().map(summary).collect(), cut))
+                },
+                |channel, partition_ids| {
+                    let message = pb::SearchCitizensRequest { partition_ids, ..request.clone() };
+                    async move {
+                        let reply = peer(channel).search_citizens(with_timeout(message)).await?.into_inner();
+                        Ok((reply.hits, reply.truncated))
+                    }
+                },
+            )
+            .await?;
+        let (hits, truncated) = gather(parts, limit);
+        Ok(pb::SearchCitizensResponse { hits, truncated })
+    }
+}
