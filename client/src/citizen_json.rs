@@ -163,7 +163,7 @@ fn parse_date(field: &str, text: Option<String>) -> Result<Option<Date>, Citizen
     Ok(Some(Date { year, month: date.month(), day: date.day() }))
 }
 
-fn format_date(date: Option<&Date>) -> Option<String> {
+pub(crate) fn format_date(date: Option<&Date>) -> Option<String> {
     let date = date.filter(|date| **date != Date::default())?;
     Some(format!("{:04}-{:02}-{:02}", date.year, date.month, date.day))
 }
@@ -177,7 +177,7 @@ fn parse_sex(text: Option<String>) -> Result<Sex, CitizenJsonError> {
     }
 }
 
-fn format_sex(value: i32) -> Option<String> {
+pub(crate) fn format_sex(value: i32) -> Option<String> {
     match Sex::try_from(value).ok()? {
         Sex::Unspecified => None,
         Sex::Male => Some("male".to_string()),
@@ -219,7 +219,7 @@ fn parse_status(text: Option<String>) -> Result<LifeStatus, CitizenJsonError> {
     }
 }
 
-fn format_status(value: i32) -> Option<String> {
+pub(crate) fn format_status(value: i32) -> Option<String> {
     let text = match LifeStatus::try_from(value).ok()? {
         LifeStatus::Unspecified => return None,
         LifeStatus::Alive => "alive",
@@ -383,6 +383,24 @@ impl CitizenJson {
     }
 }
 
+/// Parses a date as records and the CLI spell it, `YYYY-MM-DD`.
+pub fn parse_date_text(text: &str) -> Result<Date, String> {
+    match parse_date("date", Some(text.to_string())) {
+        Ok(Some(date)) => Ok(date),
+        Ok(None) => Err("a date is required".to_string()),
+        Err(error) => Err(error.message),
+    }
+}
+
+/// Parses a sex as records and the CLI spell it: `male` or `female`.
+pub fn parse_sex_text(text: &str) -> Result<Sex, String> {
+    match parse_sex(Some(text.to_string())) {
+        Ok(Sex::Unspecified) => Err("expected \"male\" or \"female\"".to_string()),
+        Ok(sex) => Ok(sex),
+        Err(error) => Err(error.message),
+    }
+}
+
 /// Parses a consistency level as the CLI spells it: `linearizable`, `read-index`, `follower` or `stale`.
 pub fn parse_consistency(text: &str) -> Result<Consistency, String> {
     match text {
@@ -499,6 +517,15 @@ mod tests {
     fn empty_fields_are_left_out() {
         let json = CitizenJson::from(&Citizen { id: "001085012345".to_string(), ..Citizen::default() });
         assert_eq!(serde_json::to_string(&json).expect("serializable"), r#"{"id":"001085012345"}"#);
+    }
+
+    #[test]
+    fn command_line_dates_and_sexes() {
+        assert_eq!(parse_date_text("1985-03-14"), Ok(Date { year: 1985, month: 3, day: 14 }));
+        assert_eq!(parse_date_text("1985-3-14"), Err("expected a date YYYY-MM-DD, got \"1985-3-14\"".to_string()));
+        assert_eq!(parse_sex_text("female"), Ok(Sex::Female));
+        assert!(parse_sex_text("").is_err());
+        assert!(parse_sex_text("f").is_err());
     }
 
     #[test]

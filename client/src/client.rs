@@ -1,4 +1,16 @@
 //! The client: routes each call to the right node, follows leader hints, retries within a deadline.
+//!
+//! This file holds the core (connection, routing, the retry loops) and the original calls; the newer calls live
+//! in submodules by kind: `writes` (batch puts, life events, marriage, ID correction), `reads` (verification,
+//! scatter-gather queries) and `scan` (partition scans).
+
+mod reads;
+mod scan;
+mod writes;
+
+pub use reads::SearchQuery;
+pub use scan::{PartitionScan, ScanOptions, ScanPage};
+pub use writes::{IdCorrectionOutcome, MarriageOutcome, PUT_CITIZENS_MAX};
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -8,7 +20,7 @@ use std::time::{Duration, Instant};
 use dancu_proto::v1::registry_client::RegistryClient;
 use dancu_proto::v1::{
     BatchGetCitizensRequest, BatchGetResult, CallerContext, Citizen, Consistency, GetCitizenRequest,
-    GetCitizenResponse, PutCitizenRequest, PutCitizenResponse, StatusRequest, StatusResponse,
+    GetCitizenResponse, PutCitizenRequest, PutCitizenResponse, StatusRequest, StatusResponse, VerifyResult,
 };
 use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status};
@@ -35,10 +47,11 @@ const REFRESH_INTERVAL_MIN: Duration = Duration::from_millis(100);
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
+    /// Per handle, so [`Client::with_options`] can change deadlines without a second connection.
+    options: Arc<ClientOptions>,
 }
 
 struct Inner {
-    options: ClientOptions,
     /// The endpoints the caller gave, in order; the first one serves FOLLOWER and STALE reads when it can.
     endpoints: Vec<String>,
     table: RwLock<RoutingTable>,
@@ -89,20 +102,37 @@ async fn bounded<T>(timeout: Duration, attempt: impl Future<Output = Result<T, S
     }
 }
 
+/// One answer of a batch call, naming the ID it answers.
+pub(crate) trait BatchAnswer {
+    fn answered_id(&self) -> &str;
+}
+
+impl BatchAnswer for BatchGetResult {
+    fn answered_id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl BatchAnswer for VerifyResult {
+    fn answered_id(&self) -> &str {
+        &self.id
+    }
+}
+
 /// Puts per-partition batch answers back in request order. `parts` holds, per partition, the request indices
 /// of its IDs and the server's results for them (in the same order).
-pub(crate) fn reassemble(
+pub(crate) fn reassemble<R: BatchAnswer>(
     ids: &[String],
-    parts: Vec<(Vec<usize>, Vec<BatchGetResult>)>,
-) -> Result<Vec<BatchGetResult>, ClientError> {
-    let mut slots: Vec<Option<BatchGetResult>> = vec![None; ids.len()];
+    parts: Vec<(Vec<usize>, Vec<R>)>,
+) -> Result<Vec<R>, ClientError> {
+    let mut slots: Vec<Option<R>> = (0..ids.len()).map(|_| None).collect();
     for (idxs, results) in parts {
         if idxs.len() != results.len() {
             let message = format!("a batch of {} IDs got {} results", idxs.len(), results.len());
             return Err(ClientError::Server { code: Code::Internal, message });
         }
         for (idx, result) in idxs.into_iter().zip(results) {
-            if result.id != ids[idx] || slots[idx].is_some() {
+            if result.answered_id() != ids[idx] || slots[idx].is_some() {
                 let message = format!("result {idx} of a batch does not answer the ID asked for");
                 return Err(ClientError::Server { code: Code::Internal, message });
             }
@@ -119,6 +149,30 @@ pub(crate) fn reassemble(
             })
         })
         .collect()
+}
+
+/// Where the attempts of one call go.
+#[derive(Debug, Clone, Copy)]
+enum Route<'a> {
+    /// The node serving the partition that holds `id` (`field` names the ID in errors).
+    Id { id: &'a str, field: &'a str, target: Target },
+    /// Any node: a scatter-gather call, which the node asked fans out itself. Replica reads prefer the first
+    /// endpoint; everything else goes round-robin.
+    AnyNode { target: Target },
+}
+
+/// A server names a bad item by its index in the request it got; a per-partition group's index becomes the
+/// caller's: `queries[1].sex` from a group holding the caller's items 4 and 9 is `queries[9].sex`.
+fn remap_index(error: ClientError, idxs: &[usize]) -> ClientError {
+    let ClientError::InvalidArgument { field, message } = error else { return error };
+    let remapped = (|| {
+        let open = field.find('[')?;
+        let close = open + field[open..].find(']')?;
+        let group_idx: usize = field[open + 1..close].parse().ok()?;
+        let idx = idxs.get(group_idx)?;
+        Some(format!("{}[{idx}]{}", &field[..open], &field[close + 1..]))
+    })();
+    ClientError::InvalidArgument { field: remapped.unwrap_or(field), message }
 }
 
 /// What one failed attempt left behind, for the error given when the loop stops.
@@ -140,13 +194,12 @@ impl Client {
         let deadline = Instant::now() + options.deadline;
         let inner = Inner {
             channels: Channels::new(options.connect_timeout),
-            options,
             endpoints: endpoints.iter().map(|endpoint| endpoint.trim().to_string()).collect(),
             table: RwLock::new(RoutingTable::default()),
             round_robin: AtomicUsize::new(0),
             refreshed_at: tokio::sync::Mutex::new(None),
         };
-        let client = Client { inner: Arc::new(inner) };
+        let client = Client { inner: Arc::new(inner), options: Arc::new(options) };
         client.refresh_until(deadline).await?;
         Ok(client)
     }
@@ -160,12 +213,24 @@ impl Client {
         Client::connect(&endpoints, options).await
     }
 
-    /// The options this client was built with.
+    /// The options this handle uses.
     pub fn options(&self) -> &ClientOptions {
-        &self.inner.options
+        &self.options
+    }
+
+    /// A handle on the same connections and partition map with other options, e.g. a longer deadline for bulk
+    /// writes. `connect_timeout` keeps the value the client was connected with (channels are shared).
+    pub fn with_options(&self, options: ClientOptions) -> Client {
+        Client { inner: self.inner.clone(), options: Arc::new(options) }
+    }
+
+    /// The partition holding `id`, from the cached map; an error for a malformed ID or one no partition holds.
+    pub fn partition_of(&self, id: &str) -> Result<u32, ClientError> {
+        Ok(self.read_table().lookup(id, "id")?.id)
     }
 
     /// One citizen by personal ID; `Ok(None)` when there is no such record.
+    /// A cancelled ID fails with [`ClientError::IdReplaced`], naming its replacement.
     pub async fn get(&self, id: &str, consistency: Consistency) -> Result<Option<GetCitizenResponse>, ClientError> {
         let request_id = new_request_id();
         let result = self
@@ -180,7 +245,7 @@ impl Client {
         match result {
             Ok(response) => Ok(Some(response)),
             Err(ClientError::NotFound) => Ok(None),
-            Err(error) => Err(error),
+            Err(error) => Err(error.with_replaced_id(id)),
         }
     }
 
@@ -194,17 +259,14 @@ impl Client {
         if ids.len() > BATCH_IDS_MAX {
             return Err(ClientError::invalid("ids", format!("{} IDs, at most {BATCH_IDS_MAX} per batch", ids.len())));
         }
-        let groups = self.group_by_partition(ids)?;
         let request_id = new_request_id();
-        let calls = groups.into_iter().map(|(idxs, group_ids)| {
-            let request_id = &request_id;
-            async move {
-                let results = self.batch_get_group(group_ids, consistency, request_id).await?;
-                Ok::<_, ClientError>((idxs, results))
-            }
-        });
-        let parts = futures::future::try_join_all(calls).await?;
-        reassemble(ids, parts)
+        self.per_partition(
+            ids,
+            ids,
+            |idx| format!("ids[{idx}]"),
+            |group_ids| self.batch_get_group(group_ids, consistency, &request_id),
+        )
+        .await
     }
 
     /// Creates or replaces a record. A random request id makes retries exactly-once; `expected_revision` makes the
@@ -258,7 +320,7 @@ impl Client {
 
     /// The cluster as the node at `endpoint` sees it; one attempt, no retry, so a dead node shows as an error.
     pub async fn status_of(&self, endpoint: &str) -> Result<StatusResponse, ClientError> {
-        let timeout = self.inner.options.rpc_timeout.min(self.inner.options.deadline);
+        let timeout = self.options.rpc_timeout.min(self.options.deadline);
         self.status_attempt(endpoint, timeout).await.map_err(|status| match classify(&status) {
             Disposition::Unreachable { .. } => {
                 ClientError::Connect { endpoint: endpoint.to_string(), message: describe(&status) }
@@ -272,7 +334,7 @@ impl Client {
 
     /// Re-reads the partition map and leaders from the first endpoint that answers.
     pub async fn refresh(&self) -> Result<(), ClientError> {
-        self.refresh_until(Instant::now() + self.inner.options.deadline).await
+        self.refresh_until(Instant::now() + self.options.deadline).await
     }
 
     async fn status_attempt(&self, addr: &str, timeout: Duration) -> Result<StatusResponse, Status> {
@@ -298,7 +360,7 @@ impl Client {
                 last_message = "deadline exceeded".to_string();
                 break;
             }
-            let status = match self.status_attempt(addr, self.inner.options.rpc_timeout.min(remaining)).await {
+            let status = match self.status_attempt(addr, self.options.rpc_timeout.min(remaining)).await {
                 Ok(status) => status,
                 Err(status) => {
                     self.inner.channels.mark_suspect(addr, Instant::now());
@@ -337,18 +399,50 @@ impl Client {
         self.inner.table.write().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Splits `ids` by partition: per partition, the request indices and the IDs. Every ID is checked here.
-    #[allow(clippy::type_complexity)]
-    fn group_by_partition(&self, ids: &[String]) -> Result<Vec<(Vec<usize>, Vec<String>)>, ClientError> {
+    /// Splits request indices by the partition of `ids[idx]`, in partition order. Every ID is checked here;
+    /// `field_of(idx)` names the ID in errors (`ids[3]`, `queries[3].id`).
+    fn group_by_partition(
+        &self,
+        ids: &[String],
+        field_of: impl Fn(usize) -> String,
+    ) -> Result<Vec<Vec<usize>>, ClientError> {
         let table = self.read_table();
-        let mut groups: std::collections::BTreeMap<u32, (Vec<usize>, Vec<String>)> = Default::default();
+        let mut groups: std::collections::BTreeMap<u32, Vec<usize>> = Default::default();
         for (idx, id) in ids.iter().enumerate() {
-            let partition = table.lookup(id, &format!("ids[{idx}]"))?;
-            let group = groups.entry(partition.id).or_default();
-            group.0.push(idx);
-            group.1.push(id.clone());
+            let partition = table.lookup(id, &field_of(idx))?;
+            groups.entry(partition.id).or_default().push(idx);
         }
         Ok(groups.into_values().collect())
+    }
+
+    /// The batch machinery of `batch_get` and `batch_verify`: splits `items` (whose IDs are `ids`, same order)
+    /// by partition, sends every partition's group with `send` concurrently (each with its own routing and
+    /// retries), and puts the answers back in request order. The whole is not a cross-partition snapshot.
+    async fn per_partition<Q, R, F, Fut>(
+        &self,
+        items: &[Q],
+        ids: &[String],
+        field_of: impl Fn(usize) -> String,
+        send: F,
+    ) -> Result<Vec<R>, ClientError>
+    where
+        Q: Clone,
+        R: BatchAnswer,
+        F: Fn(Vec<Q>) -> Fut,
+        Fut: Future<Output = Result<Vec<R>, ClientError>>,
+    {
+        assert_eq!(items.len(), ids.len(), "one ID per batch item");
+        let groups = self.group_by_partition(ids, field_of)?;
+        let calls = groups.into_iter().map(|idxs| {
+            let group: Vec<Q> = idxs.iter().map(|idx| items[*idx].clone()).collect();
+            let call = send(group);
+            async move {
+                let results = call.await.map_err(|error| remap_index(error, &idxs))?;
+                Ok::<_, ClientError>((idxs, results))
+            }
+        });
+        let parts = futures::future::try_join_all(calls).await?;
+        reassemble(ids, parts)
     }
 
     async fn batch_get_group(
@@ -428,24 +522,57 @@ impl Client {
         }
     }
 
-    /// The retry loop every call runs: pick a node for `routing_id`'s partition, attempt, and act on the error
-    /// contract (follow leader hints, back off on transient errors, avoid unreachable nodes) until success, a
-    /// final error, or the deadline. `call` builds and sends one attempt; it gets the caller context and the
-    /// attempt's timeout.
+    /// The caller context of one attempt.
+    fn context(&self, request_id: &str) -> CallerContext {
+        CallerContext { purpose: self.options.purpose.clone(), request_id: request_id.to_string() }
+    }
+
+    /// [`Client::execute_routed`] for a call about one personal ID (or one partition, by its `range_start`).
     async fn execute<T, F, Fut>(
         &self,
         routing_id: &str,
         field: &str,
         target: Target,
         request_id: &str,
-        mut call: F,
+        call: F,
     ) -> Result<T, ClientError>
     where
         F: FnMut(RegistryClient<Channel>, CallerContext, Duration) -> Fut,
         Fut: Future<Output = Result<T, Status>>,
     {
+        self.execute_routed(Route::Id { id: routing_id, field, target }, request_id, call).await
+    }
+
+    /// Chooses the node for the next attempt of a call to any node: the first endpoint for replica reads when
+    /// it is known and usable, else round-robin over the known nodes, suspects last. (node id, address).
+    fn choose_any(&self, target: Target, excluded: &[u64], now: Instant) -> Option<(u64, String)> {
+        let table = self.read_table();
+        let usable = |node: u64, avoid_suspects: bool| match table.node_addr(node) {
+            None => false,
+            Some(_) if excluded.contains(&node) => false,
+            Some(addr) => !(avoid_suspects && self.inner.channels.is_suspect(addr, now)),
+        };
+        let first = table.first_node.filter(|first| target == Target::Replica && usable(*first, true));
+        let round_robin = self.inner.round_robin.fetch_add(1, Ordering::Relaxed);
+        let node = first.or_else(|| {
+            [true, false].into_iter().find_map(|avoid_suspects| {
+                let candidates: Vec<u64> = table.node_ids().filter(|node| usable(*node, avoid_suspects)).collect();
+                (!candidates.is_empty()).then(|| candidates[round_robin % candidates.len()])
+            })
+        })?;
+        Some((node, table.node_addr(node)?.to_string()))
+    }
+
+    /// The retry loop every call runs: pick a node for the route, attempt, and act on the error contract (follow
+    /// leader hints, back off on transient errors, avoid unreachable nodes) until success, a final error, or the
+    /// deadline. `call` builds and sends one attempt; it gets the caller context and the attempt's timeout.
+    async fn execute_routed<T, F, Fut>(&self, route: Route<'_>, request_id: &str, mut call: F) -> Result<T, ClientError>
+    where
+        F: FnMut(RegistryClient<Channel>, CallerContext, Duration) -> Fut,
+        Fut: Future<Output = Result<T, Status>>,
+    {
         let started = Instant::now();
-        let mut backoff = Backoff::new(started + self.inner.options.deadline);
+        let mut backoff = Backoff::new(started + self.options.deadline);
         // Nodes that failed this call; bounded by the number of nodes, cleared when nothing else is left.
         let mut excluded: Vec<u64> = Vec::new();
         let mut redirects_in_a_row = 0u32;
@@ -457,8 +584,16 @@ impl Client {
             if remaining <= ATTEMPT_DURATION_MIN {
                 return Err(self.give_up(last, n_attempts, started));
             }
-            let Some((partition_id, node_id, addr)) = self.choose(routing_id, field, target, &excluded, now)? else {
-                // Every replica failed this call: start over from a fresh map after a pause.
+            let chosen = match route {
+                Route::Id { id, field, target } => self
+                    .choose(id, field, target, &excluded, now)?
+                    .map(|(partition_id, node_id, addr)| (Some(partition_id), node_id, addr)),
+                Route::AnyNode { target } => {
+                    self.choose_any(target, &excluded, now).map(|(node_id, addr)| (None, node_id, addr))
+                }
+            };
+            let Some((partition_id, node_id, addr)) = chosen else {
+                // Every candidate failed this call: start over from a fresh map after a pause.
                 excluded.clear();
                 if !self.pause(&mut backoff).await {
                     return Err(self.give_up(last, n_attempts, started));
@@ -466,9 +601,8 @@ impl Client {
                 self.refresh_within(&backoff).await;
                 continue;
             };
-            let timeout = self.inner.options.rpc_timeout.min(remaining);
-            let context =
-                CallerContext { purpose: self.inner.options.purpose.clone(), request_id: request_id.to_string() };
+            let timeout = self.options.rpc_timeout.min(remaining);
+            let context = self.context(request_id);
             let registry = RegistryClient::new(self.inner.channels.get(&addr)?);
             n_attempts += 1;
             let status = match bounded(timeout, call(registry, context, timeout)).await {
@@ -490,11 +624,28 @@ impl Client {
                 attempt = n_attempts,
                 "attempt failed"
             );
+            let scope = match partition_id {
+                Some(partition_id) => format!("partition {partition_id}"),
+                None => format!("node {node_id}"),
+            };
             match disposition {
                 Disposition::Fail(error) => return Err(error),
-                Disposition::Redirect { leader_id, leader_addr, message } => {
-                    last =
-                        Some(LastFailure { message: format!("partition {partition_id}: {message}"), timed_out: false });
+                Disposition::Redirect { partition_id: hinted_partition_id, leader_id, leader_addr, message } => {
+                    last = Some(LastFailure { message: format!("{scope}: {message}"), timed_out: false });
+                    let about_route =
+                        |partition_id: &u32| hinted_partition_id == 0 || hinted_partition_id == *partition_id;
+                    let Some(partition_id) = partition_id.filter(about_route) else {
+                        // A node fanning out a query passed on a peer's NOT_LEADER: a leader moved while it
+                        // planned. The hint concerns one of its parts, not this route: remember it, and ask again
+                        // after a pause.
+                        if hinted_partition_id != 0 {
+                            self.write_table().set_leader(hinted_partition_id, leader_id, &leader_addr);
+                        }
+                        if !self.pause(&mut backoff).await {
+                            return Err(self.give_up(last, n_attempts, started));
+                        }
+                        continue;
+                    };
                     let leader_id = leader_id.filter(|leader| *leader != node_id);
                     self.write_table().set_leader(partition_id, leader_id, &leader_addr);
                     if !excluded.contains(&node_id) {
@@ -514,8 +665,7 @@ impl Client {
                     }
                 }
                 Disposition::Backoff { message } => {
-                    last =
-                        Some(LastFailure { message: format!("partition {partition_id}: {message}"), timed_out: false });
+                    last = Some(LastFailure { message: format!("{scope}: {message}"), timed_out: false });
                     redirects_in_a_row = 0;
                     if !self.pause(&mut backoff).await {
                         return Err(self.give_up(last, n_attempts, started));
@@ -529,8 +679,10 @@ impl Client {
                     if !excluded.contains(&node_id) {
                         excluded.push(node_id);
                     }
-                    self.forget_leader(partition_id, node_id);
-                    // Another replica is tried at once; when none is left, `choose` pauses and refreshes.
+                    if let Some(partition_id) = partition_id {
+                        self.forget_leader(partition_id, node_id);
+                    }
+                    // Another node is tried at once; when none is left, the loop pauses and refreshes.
                 }
             }
         }
@@ -582,7 +734,18 @@ mod tests {
         assert!(reassemble(&ids, swapped).is_err());
         let missing = vec![(vec![0], vec![result("001000000001", true)])];
         assert!(reassemble(&ids, missing).is_err());
-        assert_eq!(reassemble(&[], vec![]), Ok(vec![]));
+        assert_eq!(reassemble::<BatchGetResult>(&[], vec![]), Ok(vec![]));
+    }
+
+    #[test]
+    fn group_indices_become_request_indices() {
+        let remapped = remap_index(ClientError::invalid("queries[1].sex", "unknown sex"), &[4, 9]);
+        assert_eq!(remapped, ClientError::invalid("queries[9].sex", "unknown sex"));
+        assert_eq!(remap_index(ClientError::invalid("ids[0]", "bad"), &[7]), ClientError::invalid("ids[7]", "bad"));
+        // Fields without an index, or with one the group does not have, stay as they are.
+        assert_eq!(remap_index(ClientError::invalid("queries", "x"), &[1]), ClientError::invalid("queries", "x"));
+        assert_eq!(remap_index(ClientError::invalid("ids[5]", "x"), &[1]), ClientError::invalid("ids[5]", "x"));
+        assert_eq!(remap_index(ClientError::NotFound, &[1]), ClientError::NotFound);
     }
 
     #[test]

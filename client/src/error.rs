@@ -52,12 +52,38 @@ pub enum ClientError {
     /// The client was given an unusable configuration (no endpoints, a bad address, an inconsistent map).
     #[error("configuration: {0}")]
     Config(String),
+    /// A write was refused by the record's current state (e.g. a move of a deceased person); nothing was
+    /// written, never retried.
+    #[error("refused: {message}")]
+    Refused {
+        /// The server's reason.
+        message: String,
+    },
+    /// The personal ID was cancelled by an ID correction; `replaced_by` is the ID that replaced it.
+    #[error("personal ID {id} was cancelled and replaced by {replaced_by}")]
+    IdReplaced {
+        /// The cancelled ID (empty when the call did not name a single ID).
+        id: String,
+        /// The ID that replaced it.
+        replaced_by: String,
+    },
 }
 
 impl ClientError {
     /// An invalid-argument error for `field`.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> ClientError {
         ClientError::InvalidArgument { field: field.into(), message: message.into() }
+    }
+
+    /// Names the cancelled ID in an [`ClientError::IdReplaced`] that lacks it (the server's detail carries only
+    /// the replacement); other errors pass unchanged.
+    pub(crate) fn with_replaced_id(self, id: &str) -> ClientError {
+        match self {
+            ClientError::IdReplaced { id: cancelled, replaced_by } if cancelled.is_empty() => {
+                ClientError::IdReplaced { id: id.to_string(), replaced_by }
+            }
+            other => other,
+        }
     }
 }
 
@@ -66,7 +92,14 @@ impl ClientError {
 pub(crate) enum Disposition {
     /// The node does not lead (or does not host) the partition; `leader_id` / `leader_addr` say who does when
     /// known. Re-route, at once when a leader is named.
-    Redirect { leader_id: Option<u64>, leader_addr: String, message: String },
+    Redirect {
+        /// The partition the hint is about (0: not said). A node fanning out a query passes on a peer's
+        /// NOT_LEADER, which may concern another partition than the one the call was routed by.
+        partition_id: u32,
+        leader_id: Option<u64>,
+        leader_addr: String,
+        message: String,
+    },
     /// Transient trouble on the server side (no quorum, overload): back off and try again.
     Backoff { message: String },
     /// The node could not be reached or did not answer in time: suspect it and try another replica.
@@ -91,7 +124,12 @@ pub(crate) fn classify(status: &Status) -> Disposition {
     match status.code() {
         Code::FailedPrecondition => match (reason, detail) {
             (Some(ErrorReason::NotLeader | ErrorReason::PartitionNotHosted), Some(detail)) => {
-                Disposition::Redirect { leader_id: detail.leader_id, leader_addr: detail.leader_addr, message }
+                let (partition_id, leader_id, leader_addr) =
+                    (detail.partition_id, detail.leader_id, detail.leader_addr);
+                Disposition::Redirect { partition_id, leader_id, leader_addr, message }
+            }
+            (Some(ErrorReason::Refused), _) => {
+                Disposition::Fail(ClientError::Refused { message: strip_prefix_once(&message, "refused: ") })
             }
             _ => Disposition::Fail(server_error(status)),
         },
@@ -107,7 +145,12 @@ pub(crate) fn classify(status: &Status) -> Disposition {
             }
             _ => Disposition::Fail(server_error(status)),
         },
-        Code::NotFound => Disposition::Fail(ClientError::NotFound),
+        Code::NotFound => match (reason, detail) {
+            (Some(ErrorReason::IdReplaced), Some(detail)) if !detail.replaced_by.is_empty() => {
+                Disposition::Fail(ClientError::IdReplaced { id: String::new(), replaced_by: detail.replaced_by })
+            }
+            _ => Disposition::Fail(ClientError::NotFound),
+        },
         // A node that answers with a reason (no quorum, no leader) is alive; one without a detail is a
         // transport failure tonic reported as UNAVAILABLE (connection refused, reset, no route).
         Code::Unavailable if detail.is_some() => Disposition::Backoff { message },
@@ -125,6 +168,11 @@ pub(crate) fn classify(status: &Status) -> Disposition {
 
 fn server_error(status: &Status) -> ClientError {
     ClientError::Server { code: status.code(), message: status.message().to_string() }
+}
+
+/// The server's message without a prefix the error's `Display` adds again.
+fn strip_prefix_once(message: &str, prefix: &str) -> String {
+    message.strip_prefix(prefix).unwrap_or(message).to_string()
 }
 
 /// Servers may already start their message with the field name; don't print it twice.
@@ -152,6 +200,7 @@ mod tests {
         };
         let got = classify(&status_with(Code::FailedPrecondition, "not leader", detail));
         let want = Disposition::Redirect {
+            partition_id: 100,
             leader_id: Some(2),
             leader_addr: "10.0.0.2:7000".to_string(),
             message: "not leader".to_string(),
@@ -182,6 +231,29 @@ mod tests {
         assert!(matches!(classify(&closed), Disposition::Unreachable { timed_out: false, .. }));
         let timed_out = Status::cancelled("Timeout expired");
         assert!(matches!(classify(&timed_out), Disposition::Unreachable { timed_out: true, .. }));
+    }
+
+    #[test]
+    fn refused_and_replaced_are_final_and_typed() {
+        let detail = ErrorDetail { reason: ErrorReason::Refused.into(), ..Default::default() };
+        let got = classify(&status_with(Code::FailedPrecondition, "refused: the person is deceased", detail));
+        let want = ClientError::Refused { message: "the person is deceased".to_string() };
+        assert_eq!(got, Disposition::Fail(want.clone()));
+        assert_eq!(want.to_string(), "refused: the person is deceased");
+        let detail = ErrorDetail {
+            reason: ErrorReason::IdReplaced.into(),
+            replaced_by: "001185012345".to_string(),
+            ..Default::default()
+        };
+        let Disposition::Fail(error) = classify(&status_with(Code::NotFound, "replaced", detail)) else {
+            panic!("a replaced ID is final")
+        };
+        assert_eq!(
+            error.with_replaced_id("001085012345").to_string(),
+            "personal ID 001085012345 was cancelled and replaced by 001185012345"
+        );
+        let plain = classify(&status_with(Code::NotFound, "no such citizen", ErrorDetail::default()));
+        assert_eq!(plain, Disposition::Fail(ClientError::NotFound));
     }
 
     #[test]

@@ -12,6 +12,12 @@
 //! | UNAVAILABLE (no quorum), RESOURCE_EXHAUSTED | retries with exponential backoff and jitter (20 ms to 1 s) |
 //! | transport error, attempt timeout | marks the node suspect, tries another replica, refreshes the map |
 //! | INVALID_ARGUMENT, ABORTED (revision mismatch), NOT_FOUND | returns at once ([`ClientError`]) |
+//! | FAILED_PRECONDITION + REFUSED, NOT_FOUND + ID_REPLACED | returns at once ([`ClientError::Refused`], [`ClientError::IdReplaced`]) |
+//!
+//! Calls about one ID (get, put, verify, household by ID, life events) and per-partition groups of batches
+//! (batch get, batch verify, batch put) are routed as above. Scatter-gather queries (legacy number, household by
+//! household id, search) go to any node, round-robin (FOLLOWER / STALE: the first endpoint), which fans out
+//! itself; the whole call is retried on retryable errors. [`import()`] loads JSON lines in batches per partition.
 //!
 //! Every call carries a [`CallerContext`](proto::CallerContext) (purpose and request id) and runs within
 //! [`ClientOptions::deadline`], retries included; each attempt within [`ClientOptions::rpc_timeout`]. A put keeps
@@ -53,6 +59,7 @@ mod channels;
 pub mod citizen_json;
 mod client;
 mod error;
+pub mod import;
 mod options;
 mod retry;
 mod routing;
@@ -60,9 +67,15 @@ mod routing;
 #[doc(hidden)]
 pub mod cli;
 
-pub use citizen_json::{parse_consistency, CitizenJson, CitizenJsonError, PersonRefJson, PlaceJson};
-pub use client::{Client, BATCH_IDS_MAX};
+pub use citizen_json::{
+    parse_consistency, parse_date_text, parse_sex_text, CitizenJson, CitizenJsonError, PersonRefJson, PlaceJson,
+};
+pub use client::{
+    Client, IdCorrectionOutcome, MarriageOutcome, PartitionScan, ScanOptions, ScanPage, SearchQuery, BATCH_IDS_MAX,
+    PUT_CITIZENS_MAX,
+};
 pub use error::ClientError;
+pub use import::{import, BadLine, ImportError, ImportFailure, ImportOptions, ImportProgress, ImportSummary};
 pub use options::ClientOptions;
 
 /// The dancu.v1 messages this API takes and returns.

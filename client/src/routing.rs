@@ -139,6 +139,11 @@ impl RoutingTable {
         self.nodes.get(&node_id).map(String::as_str)
     }
 
+    /// Every known node id, in order.
+    pub(crate) fn node_ids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.nodes.keys().copied()
+    }
+
     /// Every known node address, in node id order.
     pub(crate) fn node_addrs(&self) -> impl Iterator<Item = &str> {
         self.nodes.values().map(String::as_str)

@@ -140,3 +140,221 @@ async fn connect_fails_clearly_without_endpoints() {
     assert!(matches!(error, ClientError::Connect { .. }), "{error}");
     assert!(error.to_string().starts_with("cannot connect to 127.0.0.1:1: "), "{error}");
 }
+
+fn query(id: &str, name: Option<&str>, sex: Option<dancu_client::proto::Sex>) -> dancu_client::proto::VerifyQuery {
+    dancu_client::proto::VerifyQuery {
+        id: id.to_string(),
+        full_name: name.map(str::to_string),
+        date_of_birth: None,
+        sex: sex.map_or(0, |sex| sex.into()),
+    }
+}
+
+#[tokio::test]
+async fn batch_verify_splits_by_partition_and_keeps_order() {
+    use dancu_client::proto::{IdStatus, Sex};
+    let cluster = FakeCluster::start().await;
+    let client = Client::connect(&cluster.endpoints(&[1]), options()).await.expect("connect");
+    client.put(Citizen { sex: Sex::Male.into(), ..citizen("001085012345", "Nguyễn Văn An") }, None).await.expect("put");
+    client.put(citizen("079305000123", "Trần Thị Bích"), None).await.expect("put");
+    // Partition 100 moved to node 3 since the map was read: its group follows the NOT_LEADER hint.
+    cluster.set_leader(100, 3);
+    let queries = vec![
+        query("079305000123", Some("Trần Thị Bích"), None),
+        query("001085012345", Some("Nguyễn Văn Ân"), None),
+        query("001085000000", None, Some(Sex::Female)),
+        query("001085012345", None, Some(Sex::Male)),
+        query("079305000999", Some("X"), None),
+    ];
+    let results = client.batch_verify(&queries, Consistency::Linearizable).await.expect("batch verify");
+    let got: Vec<(&str, bool, i32)> =
+        results.iter().map(|result| (result.id.as_str(), result.r#match, result.id_status)).collect();
+    let found = IdStatus::Found as i32;
+    let not_found = IdStatus::NotFound as i32;
+    assert_eq!(
+        got,
+        vec![
+            ("079305000123", true, found),
+            ("001085012345", false, found),
+            ("001085000000", false, not_found),
+            ("001085012345", true, found),
+            ("079305000999", false, not_found),
+        ]
+    );
+    let mut calls = cluster.shared.verify_batches.lock().unwrap().clone();
+    calls.sort();
+    assert_eq!(calls, vec![(2, 2), (3, 3)]);
+    // Checked locally before anything is sent: a query asking nothing, a malformed ID.
+    let error = client.batch_verify(&[query("001085012345", None, None)], Consistency::Linearizable).await;
+    assert!(matches!(error, Err(ClientError::InvalidArgument { ref field, .. }) if field == "queries[0]"), "{error:?}");
+    let error = client.batch_verify(&[queries[0].clone(), query("0010", Some("A"), None)], Consistency::Stale).await;
+    assert!(
+        matches!(error, Err(ClientError::InvalidArgument { ref field, .. }) if field == "queries[1].id"),
+        "{error:?}"
+    );
+    let single = client.verify(queries[1].clone(), Consistency::Linearizable).await.expect("verify");
+    assert_eq!(single.result.map(|result| result.r#match), Some(false));
+}
+
+#[tokio::test]
+async fn put_citizens_checks_batches() {
+    let cluster = FakeCluster::start().await;
+    let client = Client::connect(&cluster.endpoints(&[1]), options()).await.expect("connect");
+    let field_of = |error: ClientError| match error {
+        ClientError::InvalidArgument { field, .. } => field,
+        other => panic!("not an invalid argument: {other}"),
+    };
+    let mixed = [citizen("001085000001", "A"), citizen("079305000001", "B")];
+    assert_eq!(field_of(client.put_citizens(&mixed).await.unwrap_err()), "citizens");
+    let twice = [citizen("001085000001", "A"), citizen("001085000001", "B")];
+    assert_eq!(field_of(client.put_citizens(&twice).await.unwrap_err()), "citizens[1].id");
+    assert_eq!(field_of(client.put_citizens(&[]).await.unwrap_err()), "citizens");
+    let old = Citizen {
+        date_of_birth: Some(dancu_client::proto::Date { year: 1850, month: 1, day: 1 }),
+        ..citizen("001085000002", "B")
+    };
+    let error = client.put_citizens(&[citizen("001085000001", "A"), old]).await.unwrap_err();
+    assert_eq!(error.to_string(), "invalid argument: citizens[1].date_of_birth: before 1900-01-01");
+    let batch = [citizen("001085000001", "A"), citizen("001085000003", "C")];
+    let first = client.put_citizens(&batch).await.expect("put");
+    assert_eq!(
+        first.results.iter().map(|result| (result.written, result.revision)).collect::<Vec<_>>(),
+        [(true, 1); 2]
+    );
+    let changed = [citizen("001085000001", "A"), citizen("001085000003", "C2")];
+    let second = client.put_citizens(&changed).await.expect("put");
+    let got: Vec<(bool, u64)> = second.results.iter().map(|result| (result.written, result.revision)).collect();
+    assert_eq!(got, vec![(false, 1), (true, 2)]);
+}
+
+#[tokio::test]
+async fn scan_resumes_after_a_broken_stream() {
+    use dancu_client::ScanOptions;
+    let cluster = FakeCluster::start().await;
+    let client = Client::connect(&cluster.endpoints(&[1]), options()).await.expect("connect");
+    let ids: Vec<String> = (1..=7).map(|idx| format!("001085{idx:06}")).collect();
+    for id in &ids {
+        client.put(citizen(id, "An"), None).await.expect("put");
+    }
+    client.put(citizen("079305000123", "Other partition"), None).await.expect("put");
+    *cluster.shared.scans_to_break.lock().unwrap() = 1;
+    let options = ScanOptions { page_size: 3, ..ScanOptions::default() };
+    let mut scan = client.scan_partition(100, options).await.expect("scan starts");
+    let mut pages = Vec::new();
+    while let Some(page) = scan.next_page().await {
+        pages.push(page.expect("page"));
+    }
+    let scanned: Vec<String> = pages.iter().flat_map(|page| page.citizens.iter().map(|c| c.id.clone())).collect();
+    assert_eq!(scanned, ids);
+    assert_eq!(pages.iter().map(|page| page.resumed).collect::<Vec<_>>(), vec![false, true, false]);
+    let scans = cluster.shared.scans.lock().unwrap().clone();
+    assert_eq!(scans, vec![(1, String::new()), (1, "001085000003".to_string())]);
+    let error = client.scan_partition(4200, ScanOptions::default()).await.unwrap_err();
+    assert!(matches!(error, ClientError::InvalidArgument { ref field, .. } if field == "partition_id"), "{error}");
+}
+
+#[tokio::test]
+async fn marry_writes_the_lower_id_first_and_repeats_idempotently() {
+    let cluster = FakeCluster::start().await;
+    let client = Client::connect(&cluster.endpoints(&[3]), options()).await.expect("connect");
+    client.put(citizen("079305000123", "Trần Thị Bích"), None).await.expect("put");
+    client.put(citizen("001085012345", "Nguyễn Văn An"), None).await.expect("put");
+    let date = dancu_client::proto::Date { year: 2024, month: 5, day: 1 };
+    let outcome = client.marry("079305000123", "001085012345", date).await.expect("marry");
+    assert_eq!((outcome.first_id.as_str(), outcome.second_id.as_str()), ("001085012345", "079305000123"));
+    let events = cluster.shared.events.lock().unwrap().clone();
+    let prefix = "marriage:001085012345:079305000123:2024-05-01";
+    assert_eq!(
+        events,
+        vec![
+            (1, "001085012345".to_string(), format!("{prefix}:001085012345")),
+            (2, "079305000123".to_string(), format!("{prefix}:079305000123")),
+        ]
+    );
+    let records = cluster.shared.records.lock().unwrap().clone();
+    let spouse = records["001085012345"].spouse.clone().expect("spouse");
+    assert_eq!((spouse.full_name.as_str(), spouse.id.as_str()), ("Trần Thị Bích", "079305000123"));
+    let again = client.marry("001085012345", "079305000123", date).await.expect("marry again");
+    assert!(again.first.deduplicated && again.second.deduplicated);
+    assert_eq!(cluster.shared.events.lock().unwrap().len(), 2);
+    let error = client.marry("001085012345", "001085099999", date).await.unwrap_err();
+    assert!(matches!(error, ClientError::InvalidArgument { ref field, .. } if field == "b_id"), "{error}");
+}
+
+#[tokio::test]
+async fn correct_id_cancels_the_old_id() {
+    let cluster = FakeCluster::start().await;
+    let client = Client::connect(&cluster.endpoints(&[1]), options()).await.expect("connect");
+    client.put(citizen("001085012345", "Nguyễn Văn An"), None).await.expect("put");
+    let corrected = citizen("001185012345", "Nguyễn Văn An");
+    client.correct_id("001085012345", corrected.clone()).await.expect("correct");
+    let events = cluster.shared.events.lock().unwrap().clone();
+    let request_ids: Vec<&str> = events.iter().map(|(_, _, request_id)| request_id.as_str()).collect();
+    assert_eq!(request_ids, ["id-correction:001085012345:001185012345:1", "id-correction:001085012345:001185012345:2"]);
+    let error = client.get("001085012345", Consistency::Linearizable).await.unwrap_err();
+    assert_eq!(
+        error,
+        ClientError::IdReplaced { id: "001085012345".to_string(), replaced_by: "001185012345".to_string() }
+    );
+    let new = client.get("001185012345", Consistency::Linearizable).await.expect("get").expect("found");
+    assert_eq!(new.citizen.map(|citizen| citizen.earlier_ids), Some(vec!["001085012345".to_string()]));
+    // A repeat completes nothing new.
+    let again = client.correct_id("001085012345", corrected).await.expect("repeat");
+    assert!(again.corrected.deduplicated && again.cancelled.deduplicated);
+}
+
+#[tokio::test]
+async fn refused_events_are_typed() {
+    use dancu_client::proto::life_event::Kind;
+    use dancu_client::proto::{Date, Death, LifeEvent, Move, Place};
+    let cluster = FakeCluster::start().await;
+    let client = Client::connect(&cluster.endpoints(&[1]), options()).await.expect("connect");
+    client.put(citizen("001085012345", "Nguyễn Văn An"), None).await.expect("put");
+    let date = Some(Date { year: 2024, month: 5, day: 1 });
+    let death = LifeEvent { id: "001085012345".to_string(), date, kind: Some(Kind::Death(Death {})) };
+    client.record_event(death).await.expect("death");
+    let place = Place { province_code: "079".to_string(), ..Place::default() };
+    let change = Move { permanent_residence: Some(place), ..Move::default() };
+    let moved = LifeEvent { id: "001085012345".to_string(), date, kind: Some(Kind::Move(change)) };
+    let error = client.record_event(moved).await.unwrap_err();
+    assert_eq!(error, ClientError::Refused { message: "the person is deceased".to_string() });
+}
+
+#[tokio::test]
+async fn scatter_queries_go_to_any_node() {
+    use dancu_client::proto::Date;
+    use dancu_client::SearchQuery;
+    let cluster = FakeCluster::start().await;
+    let client = Client::connect(&cluster.endpoints(&[3, 1]), options()).await.expect("connect");
+    let dob = Date { year: 1985, month: 3, day: 14 };
+    for (id, household) in [("079085000002", "HK1"), ("001085000001", "HK1"), ("001085000003", "HK2")] {
+        let record = Citizen {
+            date_of_birth: Some(dob),
+            household_id: household.to_string(),
+            legacy_id_number: format!("0{}", &id[4..]),
+            ..citizen(id, "Nguyễn Văn An")
+        };
+        client.put(record, None).await.expect("put");
+    }
+    let found = client.lookup_legacy_number("085000003", Consistency::Linearizable).await.expect("lookup");
+    assert_eq!(found.as_deref(), Some("001085000003"));
+    assert_eq!(client.lookup_legacy_number("123456789", Consistency::Linearizable).await, Ok(None));
+    let error = client.lookup_legacy_number("12345", Consistency::Linearizable).await.unwrap_err();
+    assert!(matches!(error, ClientError::InvalidArgument { .. }), "{error}");
+
+    let query =
+        SearchQuery { full_name: "nguyễn văn an".to_string(), date_of_birth: dob, province_code: None, limit: 2 };
+    let hits = client.search(&query, Consistency::Stale).await.expect("search");
+    let ids: Vec<&str> = hits.hits.iter().map(|hit| hit.id.as_str()).collect();
+    assert_eq!((ids, hits.truncated), (vec!["001085000001", "001085000003"], true));
+    // STALE goes to the first endpoint (node 3).
+    assert_eq!(cluster.shared.scatter_calls.lock().unwrap().last(), Some(&(3, "search")));
+
+    let household =
+        client.list_household("079085000002", Consistency::Linearizable).await.expect("list").expect("found");
+    let members: Vec<&str> = household.members.iter().map(|member| member.id.as_str()).collect();
+    assert_eq!((household.household_id.as_str(), members), ("HK1", vec!["001085000001", "079085000002"]));
+    let by_id = client.list_household_by_id("HK2", Consistency::Linearizable).await.expect("list");
+    assert_eq!(by_id.members.len(), 1);
+    assert_eq!(client.list_household("001085099999", Consistency::Linearizable).await, Ok(None));
+}

@@ -196,7 +196,7 @@ fn batch_table(results: &[BatchGetResult]) -> String {
 }
 
 /// `stdin` for `-` or no file, else the path.
-fn source_name(file: Option<&Path>) -> String {
+pub(super) fn source_name(file: Option<&Path>) -> String {
     match file {
         None => "stdin".to_string(),
         Some(path) if path == Path::new("-") => "stdin".to_string(),
@@ -205,7 +205,7 @@ fn source_name(file: Option<&Path>) -> String {
 }
 
 /// Reads a file, or stdin for `-` / no file, refusing more than `bytes_max`.
-fn read_input(file: Option<&Path>, bytes_max: u64) -> Result<String, Failure> {
+pub(super) fn read_input(file: Option<&Path>, bytes_max: u64) -> Result<String, Failure> {
     let source = source_name(file);
     let reader: Box<dyn Read> = match file {
         Some(path) if path != Path::new("-") => Box::new(

@@ -2,6 +2,10 @@
 
 mod citizen_cmd;
 mod config_cmd;
+mod event_cmd;
+mod gen_cmd;
+mod import_cmd;
+mod query_cmd;
 mod status_cmd;
 mod table;
 
@@ -29,7 +33,11 @@ Examples:
   dancuctl --config cluster.toml status
   dancuctl --config cluster.toml put --file examples/citizen.json --expected-revision 0
   dancuctl --endpoints 127.0.0.1:7102 get 001085012345 --consistency stale --output json
-  printf '001085012345\n' | dancuctl --config cluster.toml batch-get --output json";
+  printf '001085012345\n' | dancuctl --config cluster.toml batch-get --output json
+  dancuctl --config cluster.toml import citizens.jsonl --batch-size 500
+  dancuctl --config cluster.toml verify 001085012345 --name 'Nguyễn Văn An' --dob 1985-03-14 --output json
+  dancuctl --config cluster.toml scan 100 --out partition-100.jsonl
+  dancuctl --config cluster.toml event death 001085012345 --date 2024-05-01";
 
 /// dancu operator and user CLI: check configurations, inspect a cluster, read and write citizen records.
 ///
@@ -90,6 +98,48 @@ enum Command {
     Put(citizen_cmd::PutArgs),
     /// Read many citizens: IDs one per line from a file or stdin.
     BatchGet(citizen_cmd::BatchGetArgs),
+    /// Load citizen records from JSON lines (a file or stdin), batched per partition; bad lines are skipped.
+    ///
+    /// Summary on stdout: `imported N records (written W, unchanged U), skipped S bad lines, T s, R records/s`;
+    /// JSON: `{"lines", "written", "unchanged", "skipped", "bad_lines": [{"line", "reason"}] (first 100),
+    /// "seconds", "records_per_s"}`. Bad lines go to stderr as `line 17: date_of_birth: ...` (the first 100).
+    /// Exit 0 even with skipped lines; 1 with --strict on a bad line; 2 when a batch fails for good.
+    /// Re-importing the same file writes nothing new (every record unchanged). --deadline-ms bounds connecting;
+    /// each batch has 60 s, retries included.
+    Import(import_cmd::ImportArgs),
+    /// Does a claim about a person (name, date of birth, sex) match the register? Never prints stored values.
+    ///
+    /// JSON: `{"match": bool, "id_status": "found"|"not_found"|"replaced",
+    /// "fields": {"full_name": "match"|"mismatch", ...}}` with only the fields compared. Exit 0 whether or not it
+    /// matches.
+    Verify(query_cmd::VerifyArgs),
+    /// Many verifications: JSON lines `{"id", "full_name"?, "date_of_birth"?, "sex"?}` from a file or stdin.
+    ///
+    /// Output: one JSON line per query (`{"id", "match", "id_status", "fields"}`) or a table, in input order.
+    BatchVerify(query_cmd::BatchVerifyArgs),
+    /// The personal ID holding a legacy 9-digit identity card number; JSON `{"found", "id"}`, exit 1 if none.
+    Legacy(query_cmd::LegacyArgs),
+    /// The members of a citizen's household (or of --household-id H), from every partition.
+    ///
+    /// JSON: `{"household_id", "members": [{"id", "full_name", "date_of_birth", "sex", "relationship_to_head",
+    /// "status"}]}`.
+    Household(query_cmd::HouseholdArgs),
+    /// Citizens by full name (case- and diacritic-insensitive) and date of birth, optionally in one province.
+    ///
+    /// JSON: `{"hits": [{"id", "full_name", "date_of_birth", "sex", "household_id", "relationship_to_head",
+    /// "status"}], "truncated": bool}`; hits sorted by ID.
+    Search(query_cmd::SearchArgs),
+    /// Export a whole partition as JSON lines (records as `get --output json` prints them, one per line).
+    ///
+    /// Records go to stdout or --out FILE; the summary goes to stderr.
+    Scan(query_cmd::ScanArgs),
+    /// Record a life event: birth, death, move, household change, marriage, ID correction.
+    Event {
+        #[command(subcommand)]
+        command: event_cmd::EventCommand,
+    },
+    /// Generate synthetic citizens as JSON lines (deterministic for a seed; no cluster needed).
+    Gen(gen_cmd::GenArgs),
 }
 
 /// Why a command failed: the lines to print after `error: `, and the exit status.
@@ -97,16 +147,23 @@ enum Command {
 pub(crate) struct Failure {
     lines: Vec<String>,
     exit_code: u8,
+    /// Printed on stdout before the error lines: an answer that is also a failure (e.g. `{"found": false}`).
+    stdout: String,
 }
 
 impl Failure {
     /// A usage or domain error (exit status 1).
     pub(crate) fn usage(message: impl Into<String>) -> Failure {
-        Failure { lines: vec![message.into()], exit_code: 1 }
+        Failure { lines: vec![message.into()], exit_code: 1, stdout: String::new() }
     }
 
     pub(crate) fn lines(lines: Vec<String>) -> Failure {
-        Failure { lines, exit_code: 1 }
+        Failure { lines, exit_code: 1, stdout: String::new() }
+    }
+
+    /// The same failure, with `stdout` printed first.
+    pub(crate) fn with_stdout(self, stdout: String) -> Failure {
+        Failure { stdout, ..self }
     }
 }
 
@@ -116,7 +173,7 @@ impl From<ClientError> for Failure {
             ClientError::Connect { .. } | ClientError::Unavailable { .. } | ClientError::DeadlineExceeded => 2,
             _ => 1,
         };
-        Failure { lines: vec![error.to_string()], exit_code }
+        Failure { lines: vec![error.to_string()], exit_code, stdout: String::new() }
     }
 }
 
@@ -139,6 +196,10 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(failure) => {
+            if !failure.stdout.is_empty() {
+                let mut stdout = std::io::stdout().lock();
+                let _ = stdout.write_all(failure.stdout.as_bytes()).and_then(|()| stdout.flush());
+            }
             for line in &failure.lines {
                 eprintln!("error: {line}");
             }
@@ -167,6 +228,15 @@ fn run(cli: Cli) -> Result<String, Failure> {
         Command::Get(args) => runtime.block_on(citizen_cmd::get(global, args)),
         Command::Put(args) => runtime.block_on(citizen_cmd::put(global, args)),
         Command::BatchGet(args) => runtime.block_on(citizen_cmd::batch_get(global, args)),
+        Command::Import(args) => runtime.block_on(import_cmd::run(global, args)),
+        Command::Verify(args) => runtime.block_on(query_cmd::verify(global, args)),
+        Command::BatchVerify(args) => runtime.block_on(query_cmd::batch_verify(global, args)),
+        Command::Legacy(args) => runtime.block_on(query_cmd::legacy(global, args)),
+        Command::Household(args) => runtime.block_on(query_cmd::household(global, args)),
+        Command::Search(args) => runtime.block_on(query_cmd::search(global, args)),
+        Command::Scan(args) => runtime.block_on(query_cmd::scan(global, args)),
+        Command::Event { command } => runtime.block_on(event_cmd::run(global, command)),
+        Command::Gen(args) => gen_cmd::run(args),
     }
 }
 

@@ -408,7 +408,7 @@ mod tests {
             id: id.into(),
             full_name: NAMES[name].into(),
             date_of_birth: Some(Date { year, month: 1, day: 2 }),
-            sex: if digit % 2 == 0 { Sex::Male as i32 } else { Sex::Female as i32 },
+            sex: if digit.is_multiple_of(2) { Sex::Male as i32 } else { Sex::Female as i32 },
             household_id: HOUSEHOLDS[household].into(),
             legacy_id_number: LEGACY[legacy].into(),
             status: LifeStatus::Alive as i32,
