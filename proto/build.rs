@@ -12,6 +12,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let descriptor_path = out_dir.join("dancu_descriptor.bin");
     std::fs::write(&descriptor_path, prost::Message::encode_to_vec(&descriptors))?;
     tonic_prost_build::configure()
+        // Shared, reference-counted buffers: a stored entry is sent to every follower without a copy.
+        .bytes(".dancu.v1.AppendEntriesRequestEncoded.entries")
         .file_descriptor_set_path(&descriptor_path)
         .skip_protoc_run()
         .compile_fds(descriptors)?;

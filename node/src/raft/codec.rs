@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 
 use dancu_proto::v1 as pb;
+use dancu_proto::Message;
 use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, VoteRequest, VoteResponse};
 use openraft::vote::RaftLeaderId;
 use openraft::{BasicNode, EntryPayload};
@@ -79,17 +80,37 @@ pub fn stored_membership_from_pb(stored: Option<&pb::StoredMembership>) -> io::R
 pub fn entry_to_pb(entry: &Entry) -> pb::Entry {
     let payload = match &entry.payload {
         EntryPayload::Blank => pb::entry::Payload::Blank(pb::Blank {}),
-        EntryPayload::Normal(request) => pb::entry::Payload::Command(request.0.clone()),
+        EntryPayload::Normal(request) => pb::entry::Payload::Command(pb::Command::clone(&request.0)),
         EntryPayload::Membership(membership) => pb::entry::Payload::Membership(membership_to_pb(membership)),
     };
     pb::Entry { log_id: Some(log_id_to_pb(&entry.log_id)), payload: Some(payload) }
+}
+
+/// The stored (and replicated) bytes of an entry: a `pb::Entry`, encoded without copying the command.
+pub fn encode_entry(entry: &Entry) -> Vec<u8> {
+    let head = pb::Entry {
+        log_id: Some(log_id_to_pb(&entry.log_id)),
+        payload: match &entry.payload {
+            EntryPayload::Blank => Some(pb::entry::Payload::Blank(pb::Blank {})),
+            EntryPayload::Normal(_) => None,
+            EntryPayload::Membership(membership) => Some(pb::entry::Payload::Membership(membership_to_pb(membership))),
+        },
+    };
+    let mut buf = Vec::with_capacity(head.encoded_len() + 16);
+    head.encode_raw(&mut buf);
+    if let EntryPayload::Normal(request) = &entry.payload {
+        // Field 3 of `Entry` (the `command` arm of its oneof); protobuf fields may come in any order.
+        buf.reserve(request.0.encoded_len() + 8);
+        prost::encoding::message::encode(3, request.0.as_ref(), &mut buf);
+    }
+    buf
 }
 
 pub fn entry_from_pb(entry: pb::Entry) -> io::Result<Entry> {
     let log_id = log_id_from_pb(entry.log_id.as_ref().ok_or_else(|| invalid("entry log id"))?);
     let payload = match entry.payload.ok_or_else(|| invalid("entry payload"))? {
         pb::entry::Payload::Blank(_) => EntryPayload::Blank,
-        pb::entry::Payload::Command(command) => EntryPayload::Normal(Request(command)),
+        pb::entry::Payload::Command(command) => EntryPayload::Normal(Request(std::sync::Arc::new(command))),
         pb::entry::Payload::Membership(membership) => EntryPayload::Membership(membership_from_pb(Some(&membership))?),
     };
     Ok(Entry { log_id, payload })
@@ -203,7 +224,7 @@ mod tests {
         let entries = [
             Entry { log_id, payload: EntryPayload::Blank },
             Entry { log_id, payload: EntryPayload::Membership(membership) },
-            Entry { log_id, payload: EntryPayload::Normal(Request(pb::Command::default())) },
+            Entry { log_id, payload: EntryPayload::Normal(Request(std::sync::Arc::new(pb::Command::default()))) },
         ];
         for entry in entries {
             let decoded = entry_from_pb(entry_to_pb(&entry)).unwrap();

@@ -12,6 +12,7 @@ use crate::raft::group_config;
 use crate::raft::network::{NetworkFactory, Peers};
 use crate::raft::types::TypeConfig;
 use crate::service::errors::ApiError;
+use crate::storage::entry_cache::EntryCache;
 use crate::storage::{StateMachine, Store};
 
 pub type RaftHandle = openraft::Raft<TypeConfig, StateMachine>;
@@ -58,8 +59,10 @@ impl Groups {
             let pid = spec.id;
             let raft_config =
                 group_config(&config.cluster_name, pid, &config.raft).map_err(|e| StartError::Config(pid.0, e))?;
-            let network = NetworkFactory { pid, peers: peers.clone() };
-            let raft = RaftHandle::new(node_id, raft_config, network, store.log_store(pid), store.state_machine(spec))
+            let cache = Arc::new(EntryCache::default());
+            let network = NetworkFactory { pid, peers: peers.clone(), cache: cache.clone() };
+            let log_store = store.log_store(pid, cache);
+            let raft = RaftHandle::new(node_id, raft_config, network, log_store, store.state_machine(spec))
                 .await
                 .map_err(|e| StartError::Raft(pid.0, e.to_string()))?;
             groups.insert(pid, Group { spec: spec.clone(), raft, recovered: Arc::new(AtomicBool::new(false)) });

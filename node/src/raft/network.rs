@@ -11,7 +11,6 @@ use std::time::Duration;
 use dancu_cluster_config::PartitionId;
 use dancu_proto::v1 as pb;
 use dancu_proto::v1::raft_client::RaftClient;
-use dancu_proto::Message;
 use openraft::error::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
 use openraft::network::RPCOption;
 use openraft::raft::{
@@ -25,6 +24,7 @@ use tonic::transport::{Channel, Endpoint};
 use crate::limits::{APPEND_ENTRIES_BYTES_MAX, GRPC_MESSAGE_BYTES_MAX, SNAPSHOT_CHUNK_BYTES_MAX};
 use crate::raft::codec;
 use crate::raft::types::{NodeId, Snapshot, TypeConfig, Vote};
+use crate::storage::entry_cache::EntryCache;
 use crate::storage::SnapshotFile;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -61,13 +61,21 @@ impl Peers {
 pub struct NetworkFactory {
     pub pid: PartitionId,
     pub peers: Arc<Peers>,
+    /// The partition's recent entries with their stored bytes (shared with its log store).
+    pub cache: Arc<EntryCache>,
 }
 
 impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
     type Network = PeerNetwork;
 
     async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> PeerNetwork {
-        PeerNetwork { pid: self.pid, target, addr: node.addr.clone(), peers: self.peers.clone() }
+        PeerNetwork {
+            pid: self.pid,
+            target,
+            addr: node.addr.clone(),
+            peers: self.peers.clone(),
+            cache: self.cache.clone(),
+        }
     }
 }
 
@@ -76,6 +84,7 @@ pub struct PeerNetwork {
     target: NodeId,
     addr: String,
     peers: Arc<Peers>,
+    cache: Arc<EntryCache>,
 }
 
 /// A peer that cannot be reached makes openraft back off; any other failure is a network error.
@@ -101,6 +110,22 @@ impl PeerNetwork {
         let mut request = tonic::Request::new(message);
         request.set_timeout(option.hard_ttl());
         request
+    }
+
+    /// `dancu.v1.Raft/AppendEntries` with pre-encoded entries (same path and wire format as the generated
+    /// client's call, whose request type would force a decode-and-re-encode of every entry).
+    async fn send_encoded_append(
+        &self,
+        request: tonic::Request<pb::AppendEntriesRequestEncoded>,
+    ) -> Result<tonic::Response<pb::AppendEntriesResponse>, tonic::Status> {
+        let channel = self.peers.channel(&self.addr).map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+        let mut grpc = tonic::client::Grpc::new(channel)
+            .max_decoding_message_size(GRPC_MESSAGE_BYTES_MAX)
+            .max_encoding_message_size(GRPC_MESSAGE_BYTES_MAX);
+        grpc.ready().await.map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+        let codec = tonic_prost::ProstCodec::<pb::AppendEntriesRequestEncoded, pb::AppendEntriesResponse>::default();
+        let path = http::uri::PathAndQuery::from_static("/dancu.v1.Raft/AppendEntries");
+        grpc.unary(request, path, codec).await
     }
 
     async fn send_vote(
@@ -173,17 +198,33 @@ impl RaftNetworkV2<TypeConfig> for PeerNetwork {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
-        let mut message = codec::append_request_to_pb(self.pid.0, &rpc);
+        // Entries go out as their stored bytes (from the cache when there), never re-encoded per follower.
         // Batched writes make big entries: send a prefix that fits one message and report how far it
         // got (PartialSuccess); openraft sends the rest next.
-        let mut truncated = false;
-        while message.entries.len() > 1 && message.encoded_len() > APPEND_ENTRIES_BYTES_MAX {
-            let keep = message.entries.len() / 2;
-            message.entries.truncate(keep);
-            truncated = true;
+        let mut entries = Vec::with_capacity(rpc.entries.len());
+        let mut n_bytes = 0;
+        let mut last_sent = None;
+        for entry in &rpc.entries {
+            let encoded = self
+                .cache
+                .encoded(entry.log_id.index)
+                .unwrap_or_else(|| bytes::Bytes::from(codec::encode_entry(entry)));
+            if !entries.is_empty() && n_bytes + encoded.len() > APPEND_ENTRIES_BYTES_MAX {
+                break;
+            }
+            n_bytes += encoded.len();
+            entries.push(encoded);
+            last_sent = Some(entry.log_id);
         }
-        let last_sent = message.entries.last().and_then(|entry| entry.log_id.as_ref()).map(codec::log_id_from_pb);
-        let reply = self.client()?.append_entries(Self::request(message, &option)).await.map_err(rpc_error)?;
+        let truncated = entries.len() < rpc.entries.len();
+        let message = pb::AppendEntriesRequestEncoded {
+            partition_id: self.pid.0,
+            vote: Some(codec::vote_to_pb(&rpc.vote)),
+            prev_log_id: codec::opt_log_id_to_pb(rpc.prev_log_id.as_ref()),
+            entries,
+            leader_commit: codec::opt_log_id_to_pb(rpc.leader_commit.as_ref()),
+        };
+        let reply = self.send_encoded_append(Self::request(message, &option)).await.map_err(rpc_error)?;
         let response = codec::append_response_from_pb(reply.into_inner()).map_err(decode_error)?;
         Ok(match response {
             AppendEntriesResponse::Success if truncated => AppendEntriesResponse::PartialSuccess(last_sent),

@@ -6,9 +6,10 @@ use dancu_proto::v1::Command;
 
 /// A replicated command: the payload of a normal log entry.
 ///
-/// `Display` never prints record contents: logs must not carry personal data.
+/// `Display` never prints record contents: logs must not carry personal data. The command is shared:
+/// the entry cache, replication and apply hold the same allocation.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Request(pub Command);
+pub struct Request(pub std::sync::Arc<Command>);
 
 impl fmt::Display for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

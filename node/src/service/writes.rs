@@ -37,7 +37,7 @@ fn at(path: &str, error: FieldError) -> ApiError {
 impl RegistryService {
     /// Proposes `command` to `group` and waits for it to be applied.
     async fn propose(&self, group: &Group, command: pb::command::Op) -> Result<ApplyOutcome, ApiError> {
-        let request = RaftRequest(pb::Command { op: Some(command) });
+        let request = RaftRequest(std::sync::Arc::new(pb::Command { op: Some(command) }));
         let written = tokio::time::timeout(WRITE_WAIT_DEFAULT, group.raft.client_write(request))
             .await
             .map_err(|_| ApiError::Deadline("write not committed in time; retry with the same request_id".into()))?

@@ -12,8 +12,11 @@ use openraft::storage::{IOFlushed, LogState, RaftLogStorage};
 use openraft::{OptionalSend, RaftLogReader};
 use rocksdb::{Direction, IteratorMode, ReadOptions, WriteBatch};
 
-use crate::raft::codec::{entry_from_pb, entry_to_pb, log_id_from_pb, log_id_to_pb, vote_from_pb, vote_to_pb};
+use bytes::Bytes;
+
+use crate::raft::codec::{encode_entry, entry_from_pb, log_id_from_pb, log_id_to_pb, vote_from_pb, vote_to_pb};
 use crate::raft::types::{Entry, LogId, TypeConfig, Vote};
+use crate::storage::entry_cache::EntryCache;
 use crate::storage::keys::{self, CF_RAFT_LOG, CF_RAFT_META, META_COMMITTED, META_PURGED, META_VOTE};
 use crate::storage::{invalid_data, storage_error, Store};
 
@@ -21,11 +24,13 @@ use crate::storage::{invalid_data, storage_error, Store};
 pub struct LogStore {
     pid: PartitionId,
     store: Arc<Store>,
+    /// Shared with the partition's replication (`raft::network`).
+    cache: Arc<EntryCache>,
 }
 
 impl LogStore {
-    pub fn new(pid: PartitionId, store: Arc<Store>) -> LogStore {
-        LogStore { pid, store }
+    pub fn new(pid: PartitionId, store: Arc<Store>, cache: Arc<EntryCache>) -> LogStore {
+        LogStore { pid, store, cache }
     }
 
     fn meta_key(&self, tag: u8) -> Vec<u8> {
@@ -93,6 +98,9 @@ impl RaftLogReader<TypeConfig> for LogStore {
             Bound::Excluded(x) => Some(*x),
             Bound::Unbounded => None,
         };
+        if let Some(entries) = end.and_then(|end| self.cache.range(start, end)) {
+            return Ok(entries);
+        }
         self.read_entries(start, end)
     }
 
@@ -150,7 +158,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let cf = self.store.cf(CF_RAFT_LOG)?;
         let mut batch = WriteBatch::default();
         for entry in entries {
-            batch.put_cf(cf, keys::log_key(self.pid, entry.log_id.index), entry_to_pb(&entry).encode_to_vec());
+            let encoded = Bytes::from(encode_entry(&entry));
+            batch.put_cf(cf, keys::log_key(self.pid, entry.log_id.index), &encoded);
+            self.cache.insert(entry, encoded);
         }
         self.store.write(batch)?;
         // openraft learns of the append only once the WAL holding it is fsync'd (group commit).
@@ -160,6 +170,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn truncate_after(&mut self, last_log_id: Option<LogId>) -> Result<(), io::Error> {
         let from = last_log_id.map_or(0, |id| id.index + 1);
+        self.cache.remove_from(from);
         let mut batch = WriteBatch::default();
         batch.delete_range_cf(
             self.store.cf(CF_RAFT_LOG)?,
@@ -170,6 +181,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), io::Error> {
+        self.cache.remove_upto(log_id.index);
         let mut batch = WriteBatch::default();
         batch.put_cf(self.store.cf(CF_RAFT_META)?, self.meta_key(META_PURGED), log_id_to_pb(&log_id).encode_to_vec());
         batch.delete_range_cf(

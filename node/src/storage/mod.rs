@@ -4,6 +4,7 @@
 //! path call [`Store::get_citizen`] / [`Store::multi_get_citizens`] directly (after the linearizer),
 //! never through the state-machine task.
 
+pub mod entry_cache;
 pub mod indexes;
 pub mod keys;
 mod log_store;
@@ -58,7 +59,16 @@ impl Store {
         let cache = Cache::new_lru_cache(256 * 1024 * 1024);
         let cfs = [CF_RAFT_LOG, CF_RAFT_META, CF_STATE].map(|name| {
             let mut cf_options = Options::default();
-            cf_options.set_compression_type(rocksdb::DBCompressionType::Lz4);
+            // Log entries live until the next snapshot purges them: compressing them on every flush and
+            // compaction costs CPU on the write path and saves little disk for long.
+            let compression =
+                if name == CF_RAFT_LOG { rocksdb::DBCompressionType::None } else { rocksdb::DBCompressionType::Lz4 };
+            cf_options.set_compression_type(compression);
+            if name == CF_STATE {
+                // Recent data is rewritten by compaction soon: compress only from level 2 down, where it stays.
+                use rocksdb::DBCompressionType::{Lz4, None as Plain};
+                cf_options.set_compression_per_level(&[Plain, Plain, Lz4, Lz4, Lz4, Lz4, Lz4]);
+            }
             let mut table = BlockBasedOptions::default();
             table.set_block_cache(&cache);
             if name == CF_STATE {
@@ -74,8 +84,8 @@ impl Store {
         Ok(Arc::new(Store { db, syncer, snapshot_dir }))
     }
 
-    pub fn log_store(self: &Arc<Self>, pid: PartitionId) -> LogStore {
-        LogStore::new(pid, self.clone())
+    pub fn log_store(self: &Arc<Self>, pid: PartitionId, cache: Arc<entry_cache::EntryCache>) -> LogStore {
+        LogStore::new(pid, self.clone(), cache)
     }
 
     pub fn state_machine(self: &Arc<Self>, spec: &PartitionSpec) -> StateMachine {

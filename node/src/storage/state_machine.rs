@@ -37,7 +37,8 @@ pub struct StateMachine {
 /// What one apply batch has written so far: later entries of the batch must see earlier ones.
 #[derive(Default)]
 struct Pending {
-    records: HashMap<String, pb::Citizen>,
+    /// Boxed: a record is about 1 KiB inline, and a batch holds thousands; rehashing boxes is cheap.
+    records: HashMap<String, Box<pb::Citizen>>,
     requests: HashMap<String, pb::RequestOutcome>,
 }
 
@@ -56,7 +57,7 @@ impl StateMachine {
     /// The record as this batch leaves it so far.
     fn current(&self, pending: &Pending, personal_id: &str) -> io::Result<Option<pb::Citizen>> {
         if let Some(record) = pending.records.get(personal_id) {
-            return Ok(Some(record.clone()));
+            return Ok(Some(pb::Citizen::clone(record)));
         }
         self.store.get_citizen(self.pid, personal_id)
     }
@@ -109,7 +110,7 @@ impl StateMachine {
             batch.put_cf(cf, key, value);
         }
         let revision = record.revision;
-        pending.records.insert(record.id.clone(), record);
+        pending.records.insert(record.id.clone(), Box::new(record));
         Ok(revision)
     }
 
@@ -174,7 +175,7 @@ impl StateMachine {
             if let Err(refusal) = life_events::check_put(current.as_ref(), citizen) {
                 return Ok(ApplyOutcome::Refused { reason: format!("citizens[{idx}]: {refusal}") });
             }
-            currents.push(current);
+            currents.push(current.map(Box::new));
         }
         let mut results = Vec::with_capacity(put.citizens.len());
         for (mut citizen, current) in put.citizens.into_iter().zip(currents) {
@@ -182,12 +183,12 @@ impl StateMachine {
                 // Unchanged content keeps its revision: a re-run import writes nothing new.
                 citizen.revision = current.revision;
                 citizen.updated_at_unix_ms = current.updated_at_unix_ms;
-                if citizen == *current {
+                if citizen == **current {
                     results.push(BatchItemOutcome { revision: current.revision, written: false });
                     continue;
                 }
             }
-            let revision = self.write_record(batch, pending, current.as_ref(), citizen, put.proposed_at_unix_ms)?;
+            let revision = self.write_record(batch, pending, current.as_deref(), citizen, put.proposed_at_unix_ms)?;
             results.push(BatchItemOutcome { revision, written: true });
         }
         self.remember(batch, pending, put.request_id, pb::RequestOutcome { revision: 0, log_index: log_id.index })?;
@@ -287,7 +288,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 let outcome = match entry.payload {
                     EntryPayload::Blank => ApplyOutcome::Nothing,
                     EntryPayload::Normal(request) => {
-                        self.apply_command(&mut batch, &mut pending, &entry.log_id, request.0)?
+                        // The entry cache still shares the command: take it, or copy it when shared.
+                        let command = std::sync::Arc::unwrap_or_clone(request.0);
+                        self.apply_command(&mut batch, &mut pending, &entry.log_id, command)?
                     }
                     EntryPayload::Membership(m) => {
                         membership = StoredMembership::new(Some(entry.log_id), m);

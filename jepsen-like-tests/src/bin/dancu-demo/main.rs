@@ -1,24 +1,21 @@
 //! `dancu-demo`: runs a three-node dancu cluster on this machine (the ports of
-//! `cluster-config/examples/local-3.toml`), loads synthetic citizens into it, shows who leads what and one lookup at
-//! every consistency level, then serves until Ctrl-C.
+//! `cluster-config/examples/local-3.toml`), generates a synthetic population and imports it (the same path as
+//! `dancuctl gen` + `dancuctl import`), shows who leads what and one lookup at every consistency level, then serves
+//! until Ctrl-C.
 
-mod synthetic;
-
-use std::path::PathBuf;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
 use dancu_client::proto::Consistency;
-use dancu_client::{Client, ClientOptions};
+use dancu_client::{Client, ClientOptions, ImportOptions};
 use dancu_jepsen::{node_binary, ClusterSpec, LocalCluster};
-use futures::StreamExt;
+use dancu_synthetic::Population;
 
 /// How long the cluster may take to elect a leader for every partition.
 const HEALTHY_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// Puts in flight while loading.
-const LOAD_CONCURRENCY: usize = 32;
 
 /// Run a local three-node dancu cluster with synthetic data, until Ctrl-C.
 #[derive(Debug, Parser)]
@@ -30,8 +27,8 @@ struct Args {
     /// Data directories (`node-N/`) and logs (`node-N.log`); kept after exit, so a second run restarts on them.
     #[arg(long, default_value = "demo-data")]
     data_dir: PathBuf,
-    /// Synthetic citizens to write.
-    #[arg(long, default_value_t = 1_000)]
+    /// Synthetic citizens to generate and import.
+    #[arg(long, default_value_t = 100_000)]
     records: u64,
     /// Seed of the synthetic population (the same seed writes the same people).
     #[arg(long, default_value_t = 1)]
@@ -59,16 +56,30 @@ async fn main() -> anyhow::Result<()> {
     cluster.wait_healthy(HEALTHY_TIMEOUT).await?;
     let options = ClientOptions { purpose: "demo".to_string(), ..ClientOptions::default() };
     let client = Client::connect(&cluster.endpoints(), options).await?;
-    load(&client, &args).await?;
+    let population = Population::new(args.seed, args.records)?;
+    load(&client, &population, &args.data_dir).await?;
     print_leaders(&cluster).await?;
-    print_lookups(&cluster, &synthetic::citizen(args.seed, 0).id).await?;
+    let mut sample = population.citizens();
+    let (first, second) = (sample.next(), sample.next());
+    if let Some(first) = &first {
+        print_lookups(&cluster, &first.id).await?;
+    }
     println!();
     let dancuctl = dancuctl_path();
     let config = args.config.display();
     println!("The cluster is running. Try:");
     println!("  {dancuctl} --config {config} status");
-    let id = synthetic::citizen(args.seed, 1).id;
-    println!("  {dancuctl} --config {config} get {id} --consistency stale");
+    if let Some(person) = second {
+        let dob =
+            person.date_of_birth.map(|d| format!("{:04}-{:02}-{:02}", d.year, d.month, d.day)).unwrap_or_default();
+        println!("  {dancuctl} --config {config} get {} --consistency stale", person.id);
+        println!(
+            "  {dancuctl} --config {config} verify {} --name '{}' --dob {dob} --output json",
+            person.id, person.full_name
+        );
+        println!("  {dancuctl} --config {config} household {}", person.id);
+        println!("  {dancuctl} --config {config} search --name '{}' --dob {dob}", unaccented(&person.full_name));
+    }
     println!("Press Ctrl-C to stop it.");
     tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
     println!("stopping the nodes");
@@ -88,21 +99,46 @@ fn dancuctl_path() -> String {
     path.strip_prefix(&cwd).unwrap_or(&path).display().to_string()
 }
 
-/// Writes `args.records` synthetic citizens, `LOAD_CONCURRENCY` at a time.
-async fn load(client: &Client, args: &Args) -> anyhow::Result<()> {
-    let started = Instant::now();
-    let mut puts = futures::stream::iter(0..args.records)
-        .map(|idx| client.put(synthetic::citizen(args.seed, idx), None))
-        .buffer_unordered(LOAD_CONCURRENCY);
-    let mut n_written = 0u64;
-    while let Some(result) = puts.next().await {
-        result.context("writing a synthetic citizen")?;
-        n_written += 1;
-    }
-    let elapsed = started.elapsed();
-    let rate = n_written as f64 / elapsed.as_secs_f64().max(f64::EPSILON);
-    println!("wrote {n_written} synthetic citizens in {elapsed:.1?} ({rate:.0} writes/s)");
+/// Writes the population as JSON lines under the data directory (the file `dancuctl import` would read) and
+/// imports it.
+async fn load(client: &Client, population: &Population, data_dir: &Path) -> anyhow::Result<()> {
+    let path = data_dir.join(format!("synthetic-seed{}-{}.jsonl", population.seed(), population.count()));
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&path).with_context(|| path.display().to_string())?);
+    let generated = population.write_json(2, &mut file)?;
+    drop(file);
+    println!(
+        "generated {} synthetic citizens into {} ({:.0} records/s)",
+        generated.n_records,
+        path.display(),
+        generated.records_per_s()
+    );
+    let reader = BufReader::new(std::fs::File::open(&path).with_context(|| path.display().to_string())?);
+    let summary = dancu_client::import(client, reader, &ImportOptions::default(), |_| {})
+        .await
+        .map_err(|failure| anyhow::anyhow!("import failed: {failure}"))?;
+    println!(
+        "imported {} records (written {}, unchanged {}), {} bad lines, in {:.1} s ({:.0} records/s)",
+        summary.lines,
+        summary.written,
+        summary.unchanged,
+        summary.bad_lines.len(),
+        summary.seconds,
+        summary.records_per_s
+    );
     Ok(())
+}
+
+/// A name as typed without Vietnamese input (search ignores case and diacritics).
+fn unaccented(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    name.nfd()
+        .filter(|ch| !unicode_normalization::char::is_combining_mark(*ch))
+        .map(|ch| match ch {
+            'đ' => 'd',
+            'Đ' => 'D',
+            other => other,
+        })
+        .collect()
 }
 
 /// One line per node: its address and how many partitions it hosts and leads.
