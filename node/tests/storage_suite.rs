@@ -20,7 +20,7 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for Roc
             replicas: vec![1, 2, 3],
             preferred_leader: 1,
         };
-        Ok((dir, store.log_store(spec.id, Default::default()), store.state_machine(&spec)))
+        Ok((dir, store.log_store(spec.id, Default::default()), store.state_machine(&spec, Default::default())))
     }
 }
 

@@ -61,8 +61,8 @@ impl Groups {
                 group_config(&config.cluster_name, pid, &config.raft).map_err(|e| StartError::Config(pid.0, e))?;
             let cache = Arc::new(EntryCache::default());
             let network = NetworkFactory { pid, peers: peers.clone(), cache: cache.clone() };
-            let log_store = store.log_store(pid, cache);
-            let raft = RaftHandle::new(node_id, raft_config, network, log_store, store.state_machine(spec))
+            let log_store = store.log_store(pid, cache.clone());
+            let raft = RaftHandle::new(node_id, raft_config, network, log_store, store.state_machine(spec, cache))
                 .await
                 .map_err(|e| StartError::Raft(pid.0, e.to_string()))?;
             groups.insert(pid, Group { spec: spec.clone(), raft, recovered: Arc::new(AtomicBool::new(false)) });

@@ -88,8 +88,8 @@ impl Store {
         LogStore::new(pid, self.clone(), cache)
     }
 
-    pub fn state_machine(self: &Arc<Self>, spec: &PartitionSpec) -> StateMachine {
-        StateMachine::new(spec, self.clone())
+    pub fn state_machine(self: &Arc<Self>, spec: &PartitionSpec, cache: Arc<entry_cache::EntryCache>) -> StateMachine {
+        StateMachine::new(spec, self.clone(), cache)
     }
 
     /// A fresh path for a snapshot being received from the leader.

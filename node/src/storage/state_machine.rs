@@ -19,6 +19,7 @@ use crate::life_events::{self, Transition};
 use crate::limits::REQUEST_ID_WINDOW_ENTRIES;
 use crate::raft::codec::{snapshot_meta_from_pb, snapshot_meta_to_pb, stored_membership_to_pb};
 use crate::raft::types::{ApplyOutcome, BatchItemOutcome, LogId, Snapshot, SnapshotMeta, StoredMembership, TypeConfig};
+use crate::storage::entry_cache::EntryCache;
 use crate::storage::indexes;
 use crate::storage::keys::{self, CF_STATE, STATE_APPLIED};
 use crate::storage::snapshot::{self, SnapshotFile};
@@ -32,6 +33,9 @@ pub struct StateMachine {
     /// Inclusive first and last personal ID of the partition.
     range: (String, String),
     store: Arc<Store>,
+    /// The partition's recent log entries: applied ones are dropped (a follower still behind reads them
+    /// from RocksDB), so an idle partition holds no batch in memory.
+    cache: Arc<EntryCache>,
 }
 
 /// What one apply batch has written so far: later entries of the batch must see earlier ones.
@@ -43,8 +47,8 @@ struct Pending {
 }
 
 impl StateMachine {
-    pub fn new(spec: &PartitionSpec, store: Arc<Store>) -> StateMachine {
-        StateMachine { pid: spec.id, range: (spec.range_start.clone(), spec.range_end.clone()), store }
+    pub fn new(spec: &PartitionSpec, store: Arc<Store>, cache: Arc<EntryCache>) -> StateMachine {
+        StateMachine { pid: spec.id, range: (spec.range_start.clone(), spec.range_end.clone()), store, cache }
     }
 
     fn read_applied(&self) -> io::Result<(Option<LogId>, StoredMembership)> {
@@ -313,6 +317,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 applied.encode_to_vec(),
             );
             self.store.write(batch)?;
+            if let Some(applied) = &last_log_id {
+                self.cache.remove_upto(applied.index);
+            }
             for (responder, outcome) in responders {
                 if let Some(responder) = responder {
                     responder.send(outcome);
@@ -514,7 +521,7 @@ mod tests {
             let pid = spec().id;
             let mut index = 0u64;
             for chunk in ops.chunks(per_batch) {
-                let machine = StateMachine::new(&spec(), stores.last().unwrap().clone());
+                let machine = StateMachine::new(&spec(), stores.last().unwrap().clone(), Default::default());
                 let mut batch = WriteBatch::default();
                 let mut pending = Pending::default();
                 for op in chunk {
