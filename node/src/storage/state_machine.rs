@@ -25,6 +25,10 @@ use crate::storage::keys::{self, CF_STATE, STATE_APPLIED};
 use crate::storage::snapshot::{self, SnapshotFile};
 use crate::storage::Store;
 
+/// `Citizen.revision` and `Citizen.updated_at_unix_ms` (citizen.proto), set by the server on every write.
+const CITIZEN_REVISION_FIELD: u32 = 26;
+const CITIZEN_UPDATED_AT_FIELD: u32 = 27;
+
 /// Most entries applied in one WriteBatch.
 const APPLY_BATCH_ENTRIES_MAX: usize = 1024;
 
@@ -41,8 +45,8 @@ pub struct StateMachine {
 /// What one apply batch has written so far: later entries of the batch must see earlier ones.
 #[derive(Default)]
 struct Pending {
-    /// Boxed: a record is about 1 KiB inline, and a batch holds thousands; rehashing boxes is cheap.
-    records: HashMap<String, Box<pb::Citizen>>,
+    /// As stored (encoded): a later entry of the same batch touching the record again is rare.
+    records: HashMap<String, Vec<u8>>,
     requests: HashMap<String, pb::RequestOutcome>,
 }
 
@@ -60,8 +64,8 @@ impl StateMachine {
 
     /// The record as this batch leaves it so far.
     fn current(&self, pending: &Pending, personal_id: &str) -> io::Result<Option<pb::Citizen>> {
-        if let Some(record) = pending.records.get(personal_id) {
-            return Ok(Some(pb::Citizen::clone(record)));
+        if let Some(encoded) = pending.records.get(personal_id) {
+            return pb::Citizen::decode(encoded.as_slice()).map(Some).map_err(crate::storage::invalid_data);
         }
         self.store.get_citizen(self.pid, personal_id)
     }
@@ -94,27 +98,33 @@ impl StateMachine {
     }
 
     /// Writes `record` over `old` with the next revision, and moves its index entries, in `batch`.
+    ///
+    /// The record is encoded from the log entry's copy, with the server-set revision and timestamp
+    /// appended as trailing fields: protobuf keeps the last value of a scalar field, so no copy of the
+    /// record is made to set them (whatever the caller sent in those fields is overridden).
     fn write_record(
         &self,
         batch: &mut WriteBatch,
         pending: &mut Pending,
         old: Option<&pb::Citizen>,
-        mut record: pb::Citizen,
+        record: &pb::Citizen,
         proposed_at_unix_ms: i64,
     ) -> io::Result<u64> {
         let cf = self.store.cf(CF_STATE)?;
-        record.revision = old.map_or(0, |c| c.revision) + 1;
-        record.updated_at_unix_ms = proposed_at_unix_ms;
-        batch.put_cf(cf, keys::citizen_key(self.pid, record.id.as_bytes()), record.encode_to_vec());
-        let (deletes, puts) = indexes::changes(self.pid, old, Some(&record));
+        let revision = old.map_or(0, |c| c.revision) + 1;
+        let mut encoded = Vec::with_capacity(record.encoded_len() + 24);
+        record.encode(&mut encoded).map_err(io::Error::other)?;
+        prost::encoding::uint64::encode(CITIZEN_REVISION_FIELD, &revision, &mut encoded);
+        prost::encoding::int64::encode(CITIZEN_UPDATED_AT_FIELD, &proposed_at_unix_ms, &mut encoded);
+        batch.put_cf(cf, keys::citizen_key(self.pid, record.id.as_bytes()), &encoded);
+        let (deletes, puts) = indexes::changes(self.pid, old, Some(record));
         for key in deletes {
             batch.delete_cf(cf, key);
         }
         for (key, value) in puts {
             batch.put_cf(cf, key, value);
         }
-        let revision = record.revision;
-        pending.records.insert(record.id.clone(), Box::new(record));
+        pending.records.insert(record.id.clone(), encoded);
         Ok(revision)
     }
 
@@ -123,12 +133,12 @@ impl StateMachine {
         batch: &mut WriteBatch,
         pending: &mut Pending,
         log_id: &LogId,
-        put: pb::PutCitizenCommand,
+        put: &pb::PutCitizenCommand,
     ) -> io::Result<ApplyOutcome> {
         if let Some(outcome) = self.remembered(pending, &put.request_id)? {
             return Ok(ApplyOutcome::deduplicated(outcome));
         }
-        let Some(citizen) = put.citizen else {
+        let Some(citizen) = &put.citizen else {
             return Ok(ApplyOutcome::Refused { reason: "command without a record".into() });
         };
         if !self.owns(&citizen.id) {
@@ -141,12 +151,12 @@ impl StateMachine {
                 return Ok(ApplyOutcome::RevisionMismatch { current_revision });
             }
         }
-        if let Err(refusal) = life_events::check_put(current.as_ref(), &citizen) {
+        if let Err(refusal) = life_events::check_put(current.as_ref(), citizen) {
             return Ok(ApplyOutcome::Refused { reason: refusal.to_string() });
         }
         let revision = self.write_record(batch, pending, current.as_ref(), citizen, put.proposed_at_unix_ms)?;
         let outcome = pb::RequestOutcome { revision, log_index: log_id.index };
-        self.remember(batch, pending, put.request_id, outcome)?;
+        self.remember(batch, pending, put.request_id.clone(), outcome)?;
         Ok(ApplyOutcome::Written { revision, log_index: log_id.index, deduplicated: false })
     }
 
@@ -156,7 +166,7 @@ impl StateMachine {
         batch: &mut WriteBatch,
         pending: &mut Pending,
         log_id: &LogId,
-        put: pb::PutCitizensCommand,
+        put: &pb::PutCitizensCommand,
     ) -> io::Result<ApplyOutcome> {
         if let Some(outcome) = self.remembered(pending, &put.request_id)? {
             let mut results = Vec::with_capacity(put.citizens.len());
@@ -182,20 +192,26 @@ impl StateMachine {
             currents.push(current.map(Box::new));
         }
         let mut results = Vec::with_capacity(put.citizens.len());
-        for (mut citizen, current) in put.citizens.into_iter().zip(currents) {
-            if let Some(current) = &current {
-                // Unchanged content keeps its revision: a re-run import writes nothing new.
-                citizen.revision = current.revision;
-                citizen.updated_at_unix_ms = current.updated_at_unix_ms;
-                if citizen == **current {
-                    results.push(BatchItemOutcome { revision: current.revision, written: false });
+        for (citizen, mut current) in put.citizens.iter().zip(currents) {
+            if let Some(stored) = current.as_deref_mut() {
+                // Unchanged content keeps its revision: a re-run import writes nothing new. Compared with
+                // the server-set fields taken from the incoming copy, then restored.
+                let (revision, updated_at) = (stored.revision, stored.updated_at_unix_ms);
+                stored.revision = citizen.revision;
+                stored.updated_at_unix_ms = citizen.updated_at_unix_ms;
+                let unchanged = *stored == *citizen;
+                stored.revision = revision;
+                stored.updated_at_unix_ms = updated_at;
+                if unchanged {
+                    results.push(BatchItemOutcome { revision, written: false });
                     continue;
                 }
             }
             let revision = self.write_record(batch, pending, current.as_deref(), citizen, put.proposed_at_unix_ms)?;
             results.push(BatchItemOutcome { revision, written: true });
         }
-        self.remember(batch, pending, put.request_id, pb::RequestOutcome { revision: 0, log_index: log_id.index })?;
+        let outcome = pb::RequestOutcome { revision: 0, log_index: log_id.index };
+        self.remember(batch, pending, put.request_id.clone(), outcome)?;
         Ok(ApplyOutcome::BatchWritten { log_index: log_id.index, results, deduplicated: false })
     }
 
@@ -204,27 +220,27 @@ impl StateMachine {
         batch: &mut WriteBatch,
         pending: &mut Pending,
         log_id: &LogId,
-        command: pb::LifeEventCommand,
+        command: &pb::LifeEventCommand,
     ) -> io::Result<ApplyOutcome> {
         if let Some(outcome) = self.remembered(pending, &command.request_id)? {
             return Ok(ApplyOutcome::deduplicated(outcome));
         }
-        let Some(event) = command.event else {
+        let Some(event) = &command.event else {
             return Ok(ApplyOutcome::Refused { reason: "command without an event".into() });
         };
         if !self.owns(&event.id) {
             return Ok(ApplyOutcome::outside_partition());
         }
         let current = self.current(pending, &event.id)?;
-        let revision = match life_events::apply(current.as_ref(), &event) {
+        let revision = match life_events::apply(current.as_ref(), event) {
             Err(refusal) => return Ok(ApplyOutcome::Refused { reason: refusal.to_string() }),
             Ok(Transition::Unchanged) => current.as_ref().map_or(0, |c| c.revision),
             Ok(Transition::Write(record)) => {
-                self.write_record(batch, pending, current.as_ref(), *record, command.proposed_at_unix_ms)?
+                self.write_record(batch, pending, current.as_ref(), &record, command.proposed_at_unix_ms)?
             }
         };
         let outcome = pb::RequestOutcome { revision, log_index: log_id.index };
-        self.remember(batch, pending, command.request_id, outcome)?;
+        self.remember(batch, pending, command.request_id.clone(), outcome)?;
         Ok(ApplyOutcome::Written { revision, log_index: log_id.index, deduplicated: false })
     }
 
@@ -248,9 +264,9 @@ impl StateMachine {
         batch: &mut WriteBatch,
         pending: &mut Pending,
         log_id: &LogId,
-        command: pb::Command,
+        command: &pb::Command,
     ) -> io::Result<ApplyOutcome> {
-        match command.op {
+        match &command.op {
             Some(pb::command::Op::PutCitizen(put)) => self.apply_put(batch, pending, log_id, put),
             Some(pb::command::Op::PutCitizens(put)) => self.apply_put_batch(batch, pending, log_id, put),
             Some(pb::command::Op::LifeEvent(event)) => self.apply_event(batch, pending, log_id, event),
@@ -292,9 +308,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 let outcome = match entry.payload {
                     EntryPayload::Blank => ApplyOutcome::Nothing,
                     EntryPayload::Normal(request) => {
-                        // The entry cache still shares the command: take it, or copy it when shared.
-                        let command = std::sync::Arc::unwrap_or_clone(request.0);
-                        self.apply_command(&mut batch, &mut pending, &entry.log_id, command)?
+                        // Applied from the shared command: no copy of the batch is made.
+                        self.apply_command(&mut batch, &mut pending, &entry.log_id, &request.0)?
                     }
                     EntryPayload::Membership(m) => {
                         membership = StoredMembership::new(Some(entry.log_id), m);
@@ -509,6 +524,30 @@ mod tests {
         expected
     }
 
+    /// The server sets revision and timestamp whatever the writer sent in those fields.
+    #[test]
+    fn revision_and_timestamp_are_the_servers() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let machine = StateMachine::new(&spec(), store.clone(), Default::default());
+        for (index, sent_revision) in [(1u64, 99u64), (2, 0)] {
+            let citizen = pb::Citizen { revision: sent_revision, updated_at_unix_ms: 5, ..record(0, 0, 1, 1) };
+            let command = pb::Command {
+                op: Some(pb::command::Op::PutCitizen(pb::PutCitizenCommand {
+                    citizen: Some(citizen),
+                    proposed_at_unix_ms: 1_700_000_000_000 + index as i64,
+                    ..Default::default()
+                })),
+            };
+            let mut batch = WriteBatch::default();
+            let log_id = LogId::new(crate::raft::types::LeaderId::new(1, 1), index);
+            machine.apply_command(&mut batch, &mut Pending::default(), &log_id, &command).unwrap();
+            store.write(batch).unwrap();
+            let stored = store.get_citizen(spec().id, IDS[0]).unwrap().unwrap();
+            assert_eq!((stored.revision, stored.updated_at_unix_ms), (index, 1_700_000_000_000 + index as i64));
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
@@ -530,7 +569,7 @@ mod tests {
                     };
                     index += 1;
                     let log_id = LogId::new(crate::raft::types::LeaderId::new(1, 1), index);
-                    machine.apply_command(&mut batch, &mut pending, &log_id, command).unwrap();
+                    machine.apply_command(&mut batch, &mut pending, &log_id, &command).unwrap();
                 }
                 machine.store.write(batch).unwrap();
                 if chunk.iter().any(|op| matches!(op, Op::InstallSnapshot)) && stores.len() == 1 {
