@@ -55,6 +55,7 @@
 //! ids, request ids and counts), and it holds no blocking lock across an `.await` (the routing table and channel
 //! cache sit behind `std` locks taken only between awaits).
 
+pub mod bench;
 mod channels;
 pub mod citizen_json;
 mod client;

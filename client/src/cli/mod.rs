@@ -1,5 +1,6 @@
 //! `dancuctl`: argument parsing, dispatch, output and exit codes. One module per command group.
 
+mod bench_cmd;
 mod citizen_cmd;
 mod config_cmd;
 mod event_cmd;
@@ -140,6 +141,11 @@ enum Command {
     },
     /// Generate synthetic citizens as JSON lines (deterministic for a seed; no cluster needed).
     Gen(gen_cmd::GenArgs),
+    /// Load generators: `bench run` drives a closed loop of requests and reports throughput and latency percentiles.
+    Bench {
+        #[command(subcommand)]
+        command: bench_cmd::BenchCommand,
+    },
 }
 
 /// Why a command failed: the lines to print after `error: `, and the exit status.
@@ -237,6 +243,7 @@ fn run(cli: Cli) -> Result<String, Failure> {
         Command::Scan(args) => runtime.block_on(query_cmd::scan(global, args)),
         Command::Event { command } => runtime.block_on(event_cmd::run(global, command)),
         Command::Gen(args) => gen_cmd::run(args),
+        Command::Bench { command } => bench_cmd::run(global, command),
     }
 }
 
