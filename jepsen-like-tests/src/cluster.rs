@@ -521,7 +521,11 @@ mod tests {
         let base_dir = bin_dir.path().join("cluster");
         let spec = ClusterSpec {
             base_dir: Some(base_dir.clone()),
-            ..ClusterSpec::new(fake_node(bin_dir.path(), "echo 'fatal: no storage' >&2; exit 3"))
+            // Only node 1 dies, so which dead node is seen first does not depend on scheduling.
+            ..ClusterSpec::new(fake_node(
+                bin_dir.path(),
+                "case \"$*\" in *'--node-id 1 '*) echo 'fatal: no storage' >&2; exit 3;; *) exec sleep 30;; esac",
+            ))
         };
         let error = LocalCluster::start(spec).err().expect("a cluster of dying nodes cannot start");
         let HarnessError::NodeExited { node, status, log, log_tail } = &error else {
