@@ -17,7 +17,6 @@ use dancu_jepsen::{ClusterSpec, LocalCluster};
 use dancu_proto::Message;
 use dancu_synthetic::Population;
 use tokio::sync::Mutex;
-use unicode_normalization::UnicodeNormalization;
 
 static ONE_CLUSTER_AT_A_TIME: Mutex<()> = Mutex::const_new(());
 
@@ -37,18 +36,6 @@ async fn start() -> (LocalCluster, Client) {
 
 fn as_written(citizen: &Citizen) -> Citizen {
     Citizen { revision: 0, updated_at_unix_ms: 0, ..citizen.clone() }
-}
-
-/// What a user without Vietnamese input types: no diacritics, `đ` as `d`.
-fn unaccented(name: &str) -> String {
-    name.nfd()
-        .filter(|ch| !unicode_normalization::char::is_combining_mark(*ch))
-        .map(|ch| match ch {
-            'đ' => 'd',
-            'Đ' => 'D',
-            other => other,
-        })
-        .collect()
 }
 
 /// The population as JSON lines, with bad lines inserted; returns the text and the bad lines' numbers.
@@ -138,7 +125,7 @@ async fn import_then_verify_search_household_legacy_and_scan() {
         }
 
         let query = SearchQuery {
-            full_name: unaccented(&citizen.full_name).to_uppercase(),
+            full_name: dancu_synthetic::unaccented(&citizen.full_name).to_uppercase(),
             date_of_birth: citizen.date_of_birth.expect("dob"),
             province_code: None,
             limit: 0,

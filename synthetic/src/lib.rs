@@ -46,6 +46,7 @@ mod rng;
 
 pub use calendar::{Day, AS_OF};
 pub use ids::{CHUNK_RECORDS, RECORDS_MAX};
+pub use names::unaccented;
 pub use population::{GenError, GenStats, Population};
 
 #[cfg(test)]

@@ -4,7 +4,22 @@
 //! father's family name and a wife keeps her own, as in Vietnam, so the shares hold for the whole population.
 //! "Văn" (men) and "Thị" (women) are the most common middle names and grow rarer among the young.
 
+use unicode_normalization::UnicodeNormalization;
+
 use crate::rng::{Rng, Weighted};
+
+/// A name as typed on a keyboard without Vietnamese input: diacritics dropped, `đ`/`Đ` as `d`/`D`. For demos and
+/// tests of diacritic-insensitive search (deliberately not the server's own search key).
+pub fn unaccented(name: &str) -> String {
+    name.nfd()
+        .filter(|ch| !unicode_normalization::char::is_combining_mark(*ch))
+        .map(|ch| match ch {
+            'đ' => 'd',
+            'Đ' => 'D',
+            other => other,
+        })
+        .collect()
+}
 
 /// Family names with their share of the population in units of 0.1 %.
 pub(crate) const FAMILY_NAMES: [(&str, u32); 56] = [

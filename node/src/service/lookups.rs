@@ -15,7 +15,6 @@ use crate::limits::{
 use crate::name_key::search_key;
 use crate::service::caller;
 use crate::service::errors::ApiError;
-use crate::service::linearizer::linearize;
 use crate::service::registry::{consistency_of, RegistryService};
 
 fn peer(channel: Channel) -> RegistryClient<Channel> {
@@ -76,8 +75,7 @@ impl RegistryService {
             .scatter(
                 plan,
                 |pid| async move {
-                    let group = self.groups.hosted(pid.0)?;
-                    linearize(&self.groups, group, consistency, self.read_mode).await?;
+                    self.read_point(pid, consistency).await?;
                     Ok(self.groups.store.legacy_lookup(pid, number)?)
                 },
                 |channel, partition_ids| {
@@ -103,12 +101,8 @@ impl RegistryService {
         let household_id = match (request.id.is_empty(), request.household_id.is_empty()) {
             (false, true) => {
                 let spec = self.partition_of("id", &request.id)?;
-                let group = self.groups.hosted(spec.id.0)?;
-                linearize(&self.groups, group, consistency, self.read_mode).await?;
-                let citizen = self.groups.store.get_citizen(spec.id, &request.id)?.ok_or(ApiError::NotFound)?;
-                if !citizen.replaced_by.is_empty() {
-                    return Err(ApiError::IdReplaced { id: request.id, replaced_by: citizen.replaced_by });
-                }
+                self.read_point(spec.id, consistency).await?;
+                let citizen = self.current_citizen(spec.id, &request.id)?;
                 if citizen.household_id.is_empty() {
                     return Ok(pb::ListHouseholdResponse {
                         household_id: String::new(),
@@ -129,8 +123,7 @@ impl RegistryService {
             .scatter(
                 plan,
                 |pid| async move {
-                    let group = self.groups.hosted(pid.0)?;
-                    linearize(&self.groups, group, consistency, self.read_mode).await?;
+                    self.read_point(pid, consistency).await?;
                     let (members, cut) = self.groups.store.household_members(pid, household, HOUSEHOLD_MEMBERS_MAX)?;
                     Ok((members.iter().map(summary).collect(), cut))
                 },
@@ -190,8 +183,7 @@ impl RegistryService {
             .scatter(
                 plan,
                 |pid| async move {
-                    let group = self.groups.hosted(pid.0)?;
-                    linearize(&self.groups, group, consistency, self.read_mode).await?;
+                    self.read_point(pid, consistency).await?;
                     let (hits, cut) = self.groups.store.search_name_dob(pid, key, &dob, limit)?;
                     Ok((hits.iter().map(summary).collect(), cut))
                 },

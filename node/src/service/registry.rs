@@ -18,7 +18,7 @@ use crate::personal_id::PersonalId;
 use crate::raft::groups::{Group, Groups};
 use crate::service::caller;
 use crate::service::errors::ApiError;
-use crate::service::linearizer::{linearize, ReadMode};
+use crate::service::linearizer::{linearize, ReadMode, ReadPoint};
 use crate::service::scan::ScanStream;
 
 pub struct RegistryService {
@@ -31,6 +31,22 @@ pub(super) fn consistency_of(value: i32) -> Result<Consistency, ApiError> {
 }
 
 impl RegistryService {
+    /// The step every local read takes first: the partition must be hosted here, and the read
+    /// consistency level decides what has to happen before local RocksDB may be read.
+    pub(super) async fn read_point(&self, pid: PartitionId, consistency: Consistency) -> Result<ReadPoint, ApiError> {
+        let group = self.groups.hosted(pid.0)?;
+        linearize(&self.groups, group, consistency, self.read_mode).await
+    }
+
+    /// The record of a current personal ID (after `read_point`): a cancelled ID answers "replaced by".
+    pub(super) fn current_citizen(&self, pid: PartitionId, id: &str) -> Result<pb::Citizen, ApiError> {
+        let citizen = self.groups.store.get_citizen(pid, id)?.ok_or(ApiError::NotFound)?;
+        if !citizen.replaced_by.is_empty() {
+            return Err(ApiError::IdReplaced { id: id.to_string(), replaced_by: citizen.replaced_by });
+        }
+        Ok(citizen)
+    }
+
     pub(super) fn partition_of(&self, field: &str, id: &str) -> Result<&PartitionSpec, ApiError> {
         PersonalId::parse(id).map_err(|e| ApiError::invalid(field, e.to_string()))?;
         self.groups
@@ -43,12 +59,8 @@ impl RegistryService {
         caller::admit(request.context.as_ref())?;
         let consistency = consistency_of(request.consistency)?;
         let spec = self.partition_of("id", &request.id)?;
-        let group = self.groups.hosted(spec.id.0)?;
-        let point = linearize(&self.groups, group, consistency, self.read_mode).await?;
-        let citizen = self.groups.store.get_citizen(spec.id, &request.id)?.ok_or(ApiError::NotFound)?;
-        if !citizen.replaced_by.is_empty() {
-            return Err(ApiError::IdReplaced { id: request.id, replaced_by: citizen.replaced_by });
-        }
+        let point = self.read_point(spec.id, consistency).await?;
+        let citizen = self.current_citizen(spec.id, &request.id)?;
         Ok(pb::GetCitizenResponse {
             revision: citizen.revision,
             citizen: Some(citizen),
@@ -80,8 +92,7 @@ impl RegistryService {
         let parts = by_partition.into_iter().map(|(pid, idxs)| {
             let ids: Vec<&str> = idxs.iter().map(|&i| request.ids[i].as_str()).collect();
             async move {
-                let group = self.groups.hosted(pid.0)?;
-                linearize(&self.groups, group, consistency, self.read_mode).await?;
+                self.read_point(pid, consistency).await?;
                 let found = self.groups.store.multi_get_citizens(pid, &ids)?;
                 Ok::<_, ApiError>((idxs, found))
             }

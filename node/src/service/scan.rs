@@ -13,7 +13,6 @@ use crate::limits::{SCAN_PAGES_IN_FLIGHT, SCAN_PAGE_DEFAULT, SCAN_PAGE_MAX};
 use crate::personal_id::PersonalId;
 use crate::service::caller;
 use crate::service::errors::ApiError;
-use crate::service::linearizer::linearize;
 use crate::service::registry::{consistency_of, RegistryService};
 
 pub type ScanStream = ReceiverStream<Result<pb::ScanPartitionResponse, Status>>;
@@ -34,8 +33,7 @@ impl RegistryService {
         if !request.start_after.is_empty() {
             PersonalId::parse(&request.start_after).map_err(|e| ApiError::invalid("start_after", e.to_string()))?;
         }
-        let group = self.groups.hosted(pid.0)?;
-        let point = linearize(&self.groups, group, consistency, self.read_mode).await?;
+        let point = self.read_point(pid, consistency).await?;
         let meta = pb::ReadMeta {
             partition_id: pid.0,
             served_by: self.groups.node_id,

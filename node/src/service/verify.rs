@@ -15,7 +15,6 @@ use unicode_normalization::UnicodeNormalization;
 use crate::limits::BATCH_VERIFY_MAX;
 use crate::service::caller;
 use crate::service::errors::ApiError;
-use crate::service::linearizer::linearize;
 use crate::service::registry::{consistency_of, RegistryService};
 
 fn asked_anything(query: &pb::VerifyQuery) -> bool {
@@ -76,8 +75,7 @@ impl RegistryService {
         let consistency = consistency_of(request.consistency)?;
         let query = request.query.ok_or_else(|| ApiError::invalid("query", "required"))?;
         let pid = self.check_query("query", &query)?;
-        let group = self.groups.hosted(pid.0)?;
-        let point = linearize(&self.groups, group, consistency, self.read_mode).await?;
+        let point = self.read_point(pid, consistency).await?;
         let stored = self.groups.store.get_citizen(pid, &query.id)?;
         Ok(pb::VerifyCitizenResponse {
             result: Some(compare(stored.as_ref(), &query)),
@@ -109,8 +107,7 @@ impl RegistryService {
         let parts = by_partition.into_iter().map(|(pid, idxs)| {
             let queries = &request.queries;
             async move {
-                let group = self.groups.hosted(pid.0)?;
-                linearize(&self.groups, group, consistency, self.read_mode).await?;
+                self.read_point(pid, consistency).await?;
                 let ids: Vec<&str> = idxs.iter().map(|&i| queries[i].id.as_str()).collect();
                 let stored = self.groups.store.multi_get_citizens(pid, &ids)?;
                 Ok::<_, ApiError>((idxs, stored))

@@ -78,7 +78,10 @@ async fn main() -> anyhow::Result<()> {
             person.id, person.full_name
         );
         println!("  {dancuctl} --config {config} household {}", person.id);
-        println!("  {dancuctl} --config {config} search --name '{}' --dob {dob}", unaccented(&person.full_name));
+        println!(
+            "  {dancuctl} --config {config} search --name '{}' --dob {dob}",
+            dancu_synthetic::unaccented(&person.full_name)
+        );
     }
     println!("Press Ctrl-C to stop it.");
     tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
@@ -126,19 +129,6 @@ async fn load(client: &Client, population: &Population, data_dir: &Path) -> anyh
         summary.records_per_s
     );
     Ok(())
-}
-
-/// A name as typed without Vietnamese input (search ignores case and diacritics).
-fn unaccented(name: &str) -> String {
-    use unicode_normalization::UnicodeNormalization;
-    name.nfd()
-        .filter(|ch| !unicode_normalization::char::is_combining_mark(*ch))
-        .map(|ch| match ch {
-            'đ' => 'd',
-            'Đ' => 'D',
-            other => other,
-        })
-        .collect()
 }
 
 /// One line per node: its address and how many partitions it hosts and leads.
