@@ -5,15 +5,20 @@ SHELL := /bin/bash
 CARGO ?= cargo
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 
-.PHONY: deps build test demo jepsen
+.PHONY: deps build test demo jepsen bench
 
-# clang and libclang are needed to build RocksDB's bindings; installed only when missing.
+# Debian packages the build and the benchmarks need, installed only when missing: clang and libclang (RocksDB's
+# bindings), protoc (etcd-client's generated code) and etcd-server (etcd 3.4, what `bench compare` measures against).
 deps:
-	@if ! command -v clang >/dev/null 2>&1 || ! ldconfig -p 2>/dev/null | grep -q libclang; then \
-		echo "deps: installing clang and libclang-dev"; \
+	@missing=""; \
+	command -v clang >/dev/null 2>&1 && ldconfig -p 2>/dev/null | grep -q libclang || missing="$$missing clang libclang-dev"; \
+	command -v protoc >/dev/null 2>&1 || missing="$$missing protobuf-compiler"; \
+	command -v etcd >/dev/null 2>&1 || missing="$$missing etcd-server"; \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing$$missing"; \
 		sudo=""; if [ "$$(id -u)" -ne 0 ]; then sudo=sudo; fi; \
 		$$sudo apt-get update -qq && \
-		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang libclang-dev >/dev/null; \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
 build: deps
@@ -44,3 +49,11 @@ jepsen: deps
 	done; \
 	echo "reports: $$(pwd)/jepsen-reports/seed-*/report.html"; \
 	exit $$failed
+
+# dancu side by side with etcd 3.4 and the ceilings, in one run (~5 minutes): bench-results/{results.json,
+# report.md,*.svg}. BENCH_MODE=full loads 1M records instead of 100k.
+BENCH_MODE ?= quick
+BENCH_OUT ?= bench-results
+bench: deps
+	$(CARGO) build --release -p dancu-node -p dancu-client -p dancu-bench --bins
+	$(TARGET_DIR)/release/dancuctl bench compare $(if $(filter quick,$(BENCH_MODE)),--quick) --out $(BENCH_OUT)

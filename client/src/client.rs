@@ -250,7 +250,8 @@ impl Client {
     }
 
     /// Up to [`BATCH_IDS_MAX`] citizens; one result per ID, in request order (duplicates allowed). IDs are grouped
-    /// by partition and each group goes to its node concurrently; the whole is not a cross-partition snapshot.
+    /// by the node that serves their partition and each node gets one request, concurrently (a node that cannot
+    /// answer for all of its part is retried per partition); the whole is not a cross-partition snapshot.
     pub async fn batch_get(
         &self,
         ids: &[String],
@@ -260,10 +261,25 @@ impl Client {
             return Err(ClientError::invalid("ids", format!("{} IDs, at most {BATCH_IDS_MAX} per batch", ids.len())));
         }
         let request_id = new_request_id();
-        self.per_partition(
+        let send_to = |addr: String, group_ids: Vec<String>| {
+            let request_id = &request_id;
+            async move {
+                self.attempt_at(&addr, request_id, |mut registry, context, timeout| {
+                    let message =
+                        BatchGetCitizensRequest { ids: group_ids, consistency: consistency.into(), context: Some(context) };
+                    let mut request = Request::new(message);
+                    request.set_timeout(timeout);
+                    async move { registry.batch_get_citizens(request).await.map(|response| response.into_inner().results) }
+                })
+                .await
+            }
+        };
+        self.per_node(
             ids,
             ids,
             |idx| format!("ids[{idx}]"),
+            target_for(consistency),
+            send_to,
             |group_ids| self.batch_get_group(group_ids, consistency, &request_id),
         )
         .await
@@ -404,7 +420,7 @@ impl Client {
     fn group_by_partition(
         &self,
         ids: &[String],
-        field_of: impl Fn(usize) -> String,
+        field_of: &impl Fn(usize) -> String,
     ) -> Result<Vec<Vec<usize>>, ClientError> {
         let table = self.read_table();
         let mut groups: std::collections::BTreeMap<u32, Vec<usize>> = Default::default();
@@ -416,33 +432,79 @@ impl Client {
     }
 
     /// The batch machinery of `batch_get` and `batch_verify`: splits `items` (whose IDs are `ids`, same order)
-    /// by partition, sends every partition's group with `send` concurrently (each with its own routing and
-    /// retries), and puts the answers back in request order. The whole is not a cross-partition snapshot.
-    async fn per_partition<Q, R, F, Fut>(
+    /// by partition, then sends the partitions that go to the same node as one request (`send_to`, one attempt:
+    /// the node answers for every partition it serves). A node request that fails falls back to one request per
+    /// partition through `send`, with its own routing and retries. Answers are put back in request order. The
+    /// whole is not a cross-partition snapshot.
+    ///
+    /// Per node, not per partition: 100 random IDs touch ~50 of 63 partitions but only 3 nodes, so this sends
+    /// 3 requests where per-partition routing sent 50.
+    async fn per_node<Q, R, G, GFut, F, Fut>(
         &self,
         items: &[Q],
         ids: &[String],
         field_of: impl Fn(usize) -> String,
+        target: Target,
+        send_to: G,
         send: F,
     ) -> Result<Vec<R>, ClientError>
     where
         Q: Clone,
         R: BatchAnswer,
+        G: Fn(String, Vec<Q>) -> GFut,
+        GFut: Future<Output = Result<Vec<R>, ClientError>>,
         F: Fn(Vec<Q>) -> Fut,
         Fut: Future<Output = Result<Vec<R>, ClientError>>,
     {
         assert_eq!(items.len(), ids.len(), "one ID per batch item");
-        let groups = self.group_by_partition(ids, field_of)?;
-        let calls = groups.into_iter().map(|idxs| {
+        let now = Instant::now();
+        let mut by_node: std::collections::BTreeMap<Option<String>, Vec<Vec<usize>>> = Default::default();
+        for idxs in self.group_by_partition(ids, &field_of)? {
+            let chosen = self.choose(&ids[idxs[0]], &field_of(idxs[0]), target, &[], now)?;
+            // A partition with no usable node yet goes alone, through the retry loop.
+            let addr = chosen.map(|(_, _, addr)| addr);
+            by_node.entry(addr).or_default().push(idxs);
+        }
+        let per_partition = |idxs: Vec<usize>| {
             let group: Vec<Q> = idxs.iter().map(|idx| items[*idx].clone()).collect();
             let call = send(group);
             async move {
                 let results = call.await.map_err(|error| remap_index(error, &idxs))?;
                 Ok::<_, ClientError>((idxs, results))
             }
+        };
+        let calls = by_node.into_iter().map(|(addr, partition_groups)| {
+            let send_to = &send_to;
+            let per_partition = &per_partition;
+            async move {
+                if let (Some(addr), true) = (addr, partition_groups.len() > 1) {
+                    let idxs: Vec<usize> = partition_groups.iter().flatten().copied().collect();
+                    let group: Vec<Q> = idxs.iter().map(|idx| items[*idx].clone()).collect();
+                    match send_to(addr, group).await {
+                        Ok(results) if results.len() == idxs.len() => return Ok(vec![(idxs, results)]),
+                        Ok(_) => tracing::debug!("a node answered a batch with the wrong count; per partition now"),
+                        Err(error) => tracing::debug!(%error, "a node refused part of a batch; per partition now"),
+                    }
+                }
+                futures::future::try_join_all(partition_groups.into_iter().map(per_partition)).await
+            }
         });
-        let parts = futures::future::try_join_all(calls).await?;
+        let parts: Vec<(Vec<usize>, Vec<R>)> =
+            futures::future::try_join_all(calls).await?.into_iter().flatten().collect();
         reassemble(ids, parts)
+    }
+
+    /// One attempt of `call` at the node at `addr`, no retry (the batch machinery falls back per partition).
+    async fn attempt_at<T, F, Fut>(&self, addr: &str, request_id: &str, call: F) -> Result<T, ClientError>
+    where
+        F: FnOnce(RegistryClient<Channel>, CallerContext, Duration) -> Fut,
+        Fut: Future<Output = Result<T, Status>>,
+    {
+        let timeout = self.options.rpc_timeout.min(self.options.deadline);
+        let registry = RegistryClient::new(self.inner.channels.get(addr)?);
+        bounded(timeout, call(registry, self.context(request_id), timeout))
+            .await
+            .map_err(|status| ClientError::Unavailable { message: status.message().to_string() })
     }
 
     async fn batch_get_group(

@@ -4,12 +4,13 @@ use std::time::{Duration, Instant};
 
 /// The first backoff step.
 pub(crate) const BACKOFF_INITIAL: Duration = Duration::from_millis(20);
-/// The largest backoff step.
-pub(crate) const BACKOFF_MAX: Duration = Duration::from_secs(1);
+/// The largest backoff step. Small, because the usual cause of a retry is a leader change, over within a
+/// second: a longer step would add its own wait to the failover the caller sees.
+pub(crate) const BACKOFF_MAX: Duration = Duration::from_millis(160);
 /// An attempt given less time than this cannot succeed, so the loop stops instead of sleeping into the deadline.
 pub(crate) const ATTEMPT_DURATION_MIN: Duration = Duration::from_millis(10);
-/// Doublings after which the step stays at `BACKOFF_MAX` (20 ms × 2^6 > 1 s); keeps the shift bounded.
-const BACKOFF_DOUBLINGS_MAX: u32 = 6;
+/// Doublings after which the step stays at `BACKOFF_MAX` (20 ms × 2^3 = 160 ms); keeps the shift bounded.
+const BACKOFF_DOUBLINGS_MAX: u32 = 3;
 
 const _: () = assert!(BACKOFF_INITIAL.as_millis() < BACKOFF_MAX.as_millis());
 const _: () = assert!(BACKOFF_INITIAL.as_millis() << BACKOFF_DOUBLINGS_MAX >= BACKOFF_MAX.as_millis());

@@ -108,6 +108,35 @@ async fn batch_get_splits_by_partition_and_keeps_order() {
     assert_eq!(client.batch_get(&[], Consistency::Linearizable).await, Ok(vec![]));
 }
 
+/// Partitions served by the same node go in one request; when that node no longer leads one of them, the batch
+/// is answered anyway, per partition, following the redirect.
+#[tokio::test]
+async fn batch_get_sends_one_request_per_node_and_falls_back_per_partition() {
+    let cluster = FakeCluster::start().await;
+    cluster.set_leader(7900, 1);
+    cluster.shared.reported_leaders.lock().unwrap().insert(7900, 1);
+    let client = Client::connect(&cluster.endpoints(&[1]), options()).await.expect("connect");
+    client.put(citizen("001085012345", "Nguyễn Văn An"), None).await.expect("put");
+    client.put(citizen("079305000123", "Trần Thị Bích"), None).await.expect("put");
+    let ids: Vec<String> =
+        ["079305000123", "001085000000", "001085012345", "079305000124"].iter().map(|id| id.to_string()).collect();
+    let found = |results: Vec<dancu_client::proto::BatchGetResult>| -> Vec<bool> {
+        results.iter().map(|result| result.found).collect()
+    };
+    let results = client.batch_get(&ids, Consistency::Linearizable).await.expect("batch");
+    assert_eq!(found(results), vec![true, false, true, false]);
+    assert_eq!(cluster.shared.batch_calls.lock().unwrap().clone(), vec![(1, 4)]);
+
+    // Node 2 takes over partition 7900; the client still believes node 1 leads both.
+    cluster.set_leader(7900, 2);
+    cluster.shared.batch_calls.lock().unwrap().clear();
+    let results = client.batch_get(&ids, Consistency::Linearizable).await.expect("batch after a leader change");
+    assert_eq!(found(results), vec![true, false, true, false]);
+    let mut calls = cluster.shared.batch_calls.lock().unwrap().clone();
+    calls.sort();
+    assert_eq!(calls, vec![(1, 2), (2, 2)]);
+}
+
 #[tokio::test]
 async fn a_dead_leader_fails_within_the_deadline() {
     let mut cluster = FakeCluster::start().await;

@@ -110,8 +110,10 @@ pub struct PlacementConfig {
     pub preferred_leader: Option<NodeId>,
 }
 
-/// `[raft]`: defaults are tuned for a loaded 2-core machine, where openraft's own (50 ms heartbeat, 150–300 ms
-/// election) cause needless elections.
+/// `[raft]`: defaults are tuned for one datacenter on a loaded 2-core machine. A dead leader is replaced about
+/// `election_timeout_ms_max` after its last heartbeat (followers refuse votes while its lease, that long, runs),
+/// so the bound is what sets failover time; openraft's own 150–300 ms causes needless elections on a busy box,
+/// 300–600 ms keeps failover under a second. Across datacenters use longer values (examples/national.toml).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RaftConfig {
@@ -130,9 +132,9 @@ pub struct RaftConfig {
 impl Default for RaftConfig {
     fn default() -> Self {
         RaftConfig {
-            heartbeat_interval_ms: 250,
-            election_timeout_ms_min: 1000,
-            election_timeout_ms_max: 2000,
+            heartbeat_interval_ms: 100,
+            election_timeout_ms_min: 200,
+            election_timeout_ms_max: 400,
             snapshot_logs_since_last: 5000,
             max_in_snapshot_log_to_keep: 1000,
         }

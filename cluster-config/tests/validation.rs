@@ -391,16 +391,16 @@ fn heartbeat_is_at_least_10_ms() {
 #[test]
 fn election_timeout_min_exceeds_heartbeat() {
     check(
-        |c| c.raft.election_timeout_ms_min = 250,
-        &["raft.election_timeout_ms_min: must be greater than raft.heartbeat_interval_ms (250), found 250"],
+        |c| c.raft.election_timeout_ms_min = 100,
+        &["raft.election_timeout_ms_min: must be greater than raft.heartbeat_interval_ms (100), found 100"],
     );
 }
 
 #[test]
 fn election_timeout_max_exceeds_min() {
     check(
-        |c| c.raft.election_timeout_ms_max = 900,
-        &["raft.election_timeout_ms_max: must be greater than raft.election_timeout_ms_min (1000), found 900"],
+        |c| c.raft.election_timeout_ms_max = 150,
+        &["raft.election_timeout_ms_max: must be greater than raft.election_timeout_ms_min (200), found 150"],
     );
 }
 
@@ -465,9 +465,9 @@ fn parse_fills_in_defaults() {
     assert_eq!(config.cluster_name, "dancu");
     assert_eq!(config.partitions.replicas, 3);
     assert!(config.partitions.splits.is_empty() && config.partitions.placement.is_empty());
-    assert_eq!(config.raft.heartbeat_interval_ms, 250);
-    assert_eq!(config.raft.election_timeout_ms_min, 1000);
-    assert_eq!(config.raft.election_timeout_ms_max, 2000);
+    assert_eq!(config.raft.heartbeat_interval_ms, 100);
+    assert_eq!(config.raft.election_timeout_ms_min, 200);
+    assert_eq!(config.raft.election_timeout_ms_max, 400);
     assert_eq!(config.raft.snapshot_logs_since_last, 5000);
     assert_eq!(config.raft.max_in_snapshot_log_to_keep, 1000);
     assert_eq!(config.nodes[2].metrics_addr, None);

@@ -387,6 +387,11 @@ impl LocalCluster {
         self.await_listening(&[node])
     }
 
+    /// The operating-system process id of a node the harness started and has not killed or stopped.
+    pub fn pid(&self, node: u64) -> Option<u32> {
+        self.node(node).ok()?.pid()
+    }
+
     /// Whether the node's process is alive and not paused (an exited process is reaped here).
     pub fn is_running(&mut self, node: u64) -> bool {
         let Ok(process) = self.node(node) else {

@@ -31,9 +31,9 @@ mod request;
 mod summary;
 
 pub use choice::KeyChooser;
-pub use closed_loop::run;
+pub use closed_loop::{measure, run, LoopShape, Measured, Operation};
 pub use config::{BenchConfig, Distribution, Workload, CONCURRENCY_MAX, DURATION_MAX};
 pub use duration::{parse_duration, DurationParseError};
 pub use error::BenchError;
 pub use keys::KeySet;
-pub use summary::{BenchResult, LatencySummary};
+pub use summary::{latency_cdf, BenchResult, CdfPoint, LatencySummary};

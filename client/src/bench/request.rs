@@ -6,7 +6,7 @@ use dancu_proto::v1::{Consistency, VerifyQuery};
 use rand::rngs::StdRng;
 use rand::Rng;
 
-use super::{BenchConfig, KeyChooser, KeySet, Workload};
+use super::{BenchConfig, KeyChooser, KeySet, Operation, Workload};
 use crate::{Client, ClientError};
 
 /// What every request loop of a run shares.
@@ -17,6 +17,8 @@ pub(crate) struct Plan {
     pub(crate) chooser: KeyChooser,
     /// Makes this run's put values differ from an earlier run's (milliseconds since the epoch at the start).
     pub(crate) run_tag: u64,
+    /// Loop `i` sends with `clients[i % clients.len()]` (never empty).
+    pub(crate) clients: Vec<Client>,
 }
 
 /// Why one request counts as an error. Messages carry no stored value and no personal ID of ours.
@@ -32,15 +34,16 @@ pub(crate) enum OpError {
     Mismatch,
 }
 
+impl Operation for Plan {
+    async fn execute(&self, rng: &mut StdRng, loop_idx: usize, op_idx: u64) -> Result<(), String> {
+        let client = &self.clients[loop_idx % self.clients.len()];
+        self.send(client, rng, loop_idx, op_idx).await.map_err(|error| error.to_string())
+    }
+}
+
 impl Plan {
     /// Sends one request of the workload; `loop_idx` and `op_idx` make a put's value unique.
-    pub(crate) async fn execute(
-        &self,
-        client: &Client,
-        rng: &mut StdRng,
-        loop_idx: usize,
-        op_idx: u64,
-    ) -> Result<(), OpError> {
+    async fn send(&self, client: &Client, rng: &mut StdRng, loop_idx: usize, op_idx: u64) -> Result<(), OpError> {
         match self.config.workload {
             Workload::Get => self.get(client, rng, self.config.consistency).await,
             Workload::BatchGet => self.batch_get(client, rng).await,

@@ -3,6 +3,8 @@
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use super::Measured;
+
 /// Latency percentiles in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct LatencySummary {
@@ -59,9 +61,66 @@ pub struct BenchResult {
     pub per_second: Vec<u64>,
     /// The first error seen in the measured time, for the operator (no stored value in it).
     pub first_error: Option<String>,
+    /// The latency distribution at fixed quantiles (for CDF plots); empty when nothing succeeded.
+    #[serde(default)]
+    pub latency_cdf: Vec<CdfPoint>,
+}
+
+/// One point of a latency CDF: `quantile` of the requests took at most `ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CdfPoint {
+    pub quantile: f64,
+    pub ms: f64,
+}
+
+/// Quantiles a CDF is sampled at: dense in the tail, where systems differ.
+const CDF_QUANTILES: [f64; 24] = [
+    0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 0.993, 0.995, 0.997,
+    0.999, 0.9995, 0.9999, 1.0,
+];
+
+/// The CDF of a histogram of microseconds, at [`CDF_QUANTILES`].
+pub fn latency_cdf(histogram_us: &Histogram<u64>) -> Vec<CdfPoint> {
+    if histogram_us.is_empty() {
+        return Vec::new();
+    }
+    CDF_QUANTILES
+        .iter()
+        .map(|&quantile| CdfPoint { quantile, ms: histogram_us.value_at_quantile(quantile) as f64 / 1_000.0 })
+        .collect()
 }
 
 impl BenchResult {
+    /// The result of a measured closed loop; `keys_per_op` is the batch size (1 for single-key requests).
+    pub fn from_measured(
+        workload: &str,
+        consistency: Option<&str>,
+        distribution: &str,
+        keys_per_op: usize,
+        connections: usize,
+        concurrency: usize,
+        measured: &Measured,
+    ) -> BenchResult {
+        let ops_per_s = measured.ops_per_s();
+        BenchResult {
+            workload: workload.to_string(),
+            consistency: consistency.map(str::to_string),
+            distribution: distribution.to_string(),
+            concurrency,
+            connections,
+            duration_s: measured.duration.as_secs_f64(),
+            batch_size: keys_per_op,
+            ops: measured.ops(),
+            errors: measured.errors,
+            ops_per_s,
+            keys_per_s: ops_per_s * keys_per_op as f64,
+            latency_ms: LatencySummary::from_histogram_us(&measured.latency_us),
+            per_second: measured.per_second.clone(),
+            first_error: measured.first_error.clone(),
+            latency_cdf: latency_cdf(&measured.latency_us),
+        }
+    }
+
     /// `get linearizable uniform c=64 m=1: 41234 ops/s, 41234 keys/s, p50 1.21 ms, p99 3.40 ms, p999 8.02 ms,
     /// max 15.11 ms, 0 errors`.
     pub fn table_line(&self) -> String {
@@ -139,6 +198,7 @@ mod tests {
             latency_ms: LatencySummary { p50: 1.0, p99: 2.5, p999: 4.0, max: 9.12, mean: 1.1 },
             per_second: vec![1_000; 5],
             first_error: None,
+            latency_cdf: Vec::new(),
         };
         assert_eq!(
             result.table_line(),

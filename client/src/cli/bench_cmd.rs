@@ -27,6 +27,34 @@ pub(crate) enum BenchCommand {
     /// (not found, verify mismatch included) are counted as errors, not fatal (with table output the first one goes
     /// to stderr); the exit status is 0.
     Run(RunArgs),
+    /// dancu side by side with etcd 3.4 and the hardware ceilings, in one run on this machine: fresh local 3-node
+    /// clusters of both loaded with the same synthetic records, the same workloads at 1/16/64/256 clients, an echo
+    /// RPC server and raw RocksDB as ceilings, leader kills under write load. Writes DIR/results.json,
+    /// DIR/report.md and SVG plots, and prints the ratio table. Runs the `dancu-bench` executable installed next
+    /// to dancuctl; needs `etcd` (Debian's etcd-server, installed by `make deps`). Global flags do not apply.
+    Compare(CompareArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CompareArgs {
+    /// 100,000 records and 3-second runs (a few minutes) instead of 1,000,000 records and 10-second runs.
+    #[arg(long, conflicts_with = "smoke")]
+    quick: bool,
+    /// A few thousand records and sub-second runs: checks that every output is written, not speed.
+    #[arg(long)]
+    smoke: bool,
+    /// Directory for results.json, report.md and the plots (created if missing).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Records to load instead of the mode's count.
+    #[arg(long)]
+    records: Option<u64>,
+    /// The dancu-node executable (default: DANCU_NODE_BIN, else the one next to dancu-bench).
+    #[arg(long, value_name = "FILE")]
+    node_bin: Option<PathBuf>,
+    /// The etcd executable (default: ETCD_BIN, else `etcd` on PATH).
+    #[arg(long, value_name = "FILE")]
+    etcd_bin: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -94,6 +122,46 @@ enum DistributionArg {
 pub(crate) fn run(global: &GlobalArgs, command: BenchCommand) -> Result<String, Failure> {
     match command {
         BenchCommand::Run(args) => run_bench(global, args),
+        BenchCommand::Compare(args) => run_compare(&args),
+    }
+}
+
+/// The executable `bench compare` hands over to: it starts clusters and servers, which the client library
+/// does not (as `git` runs `git-foo`).
+const COMPARE_EXE: &str = "dancu-bench";
+
+fn run_compare(args: &CompareArgs) -> Result<String, Failure> {
+    let exe = std::env::current_exe()
+        .map_err(|error| Failure::usage(format!("cannot locate dancuctl itself: {error}")))?
+        .with_file_name(COMPARE_EXE);
+    if !exe.is_file() {
+        return Err(Failure::usage(format!(
+            "{} not found: build it with `cargo build --release -p dancu-bench` (or `make bench`)",
+            exe.display()
+        )));
+    }
+    let mut command = std::process::Command::new(&exe);
+    command.arg("compare").arg("--out").arg(&args.out);
+    if args.quick {
+        command.arg("--quick");
+    }
+    if args.smoke {
+        command.arg("--smoke");
+    }
+    if let Some(records) = args.records {
+        command.arg("--records").arg(records.to_string());
+    }
+    if let Some(path) = &args.node_bin {
+        command.arg("--node-bin").arg(path);
+    }
+    if let Some(path) = &args.etcd_bin {
+        command.arg("--etcd-bin").arg(path);
+    }
+    let status = command.status().map_err(|error| Failure::usage(format!("cannot run {}: {error}", exe.display())))?;
+    if status.success() {
+        Ok(String::new())
+    } else {
+        Err(Failure::usage(format!("{COMPARE_EXE} compare failed ({status})")))
     }
 }
 

@@ -82,7 +82,7 @@ impl Client {
     }
 
     /// Up to 1,000 verifications; one result per query, in request order. Like [`Client::batch_get`], queries
-    /// are grouped by partition and each group goes to its node concurrently. Errors name the query by its
+    /// are grouped by the node serving their partition, one request per node, concurrently. Errors name the query by its
     /// index in `queries` (`queries[3].id`).
     pub async fn batch_verify(
         &self,
@@ -99,10 +99,30 @@ impl Client {
         let ids: Vec<String> = queries.iter().map(|query| query.id.clone()).collect();
         let request_id = new_request_id();
         let target = target_for(consistency);
-        self.per_partition(
+        let send_to = |addr: String, group: Vec<VerifyQuery>| {
+            let request_id = &request_id;
+            async move {
+                self.attempt_at(&addr, request_id, |mut registry, context, timeout| {
+                    let message = BatchVerifyCitizensRequest {
+                        queries: group,
+                        consistency: consistency.into(),
+                        context: Some(context),
+                    };
+                    let mut request = Request::new(message);
+                    request.set_timeout(timeout);
+                    async move {
+                        registry.batch_verify_citizens(request).await.map(|response| response.into_inner().results)
+                    }
+                })
+                .await
+            }
+        };
+        self.per_node(
             queries,
             &ids,
             |idx| format!("queries[{idx}].id"),
+            target,
+            send_to,
             |group: Vec<VerifyQuery>| {
                 let routing_id = group[0].id.clone();
                 let request_id = &request_id;

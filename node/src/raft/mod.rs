@@ -18,8 +18,8 @@ use crate::limits::APPEND_ENTRIES_MAX;
 
 /// openraft's configuration for one group, from the cluster's `[raft]` section.
 ///
-/// Timeouts are tuned for a loaded 2-core machine (defaults: heartbeat 250 ms, election 1–2 s): a
-/// busy box must not cause needless elections. The leader lease openraft derives from them bounds
+/// Timeouts come from the configuration (defaults: heartbeat 100 ms, election 300–600 ms, see
+/// `RaftConfig`). The leader lease openraft derives from them (`election_timeout_max`) bounds
 /// how long a lease read may trust a quorum acknowledgement.
 pub fn group_config(
     cluster_name: &str,

@@ -1,0 +1,167 @@
+//! `results.json`: every figure of a compare run. The field names are a stable interface (the acceptance check
+//! and dashboards read them); add fields, never rename or remove one.
+//!
+//! Headline figures (`get_linearizable`, `batch_get_keys_per_s`, `put_ops_per_s`, …) are those measured with
+//! [`HEADLINE_CONCURRENCY`] concurrent clients; `runs` holds every run of the sweep, for the plots.
+
+use dancu_client::bench::BenchResult;
+use serde::{Deserialize, Serialize};
+
+/// The concurrency the headline figures and the goals are taken at.
+pub const HEADLINE_CONCURRENCY: usize = 64;
+
+/// Throughput and latency of one workload at [`HEADLINE_CONCURRENCY`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Figures {
+    pub ops_per_s: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    /// Failed requests in the measured window.
+    pub errors: u64,
+}
+
+impl Figures {
+    pub fn of(result: &BenchResult) -> Figures {
+        Figures {
+            ops_per_s: result.ops_per_s,
+            p50_ms: result.latency_ms.p50,
+            p99_ms: result.latency_ms.p99,
+            p999_ms: result.latency_ms.p999,
+            errors: result.errors,
+        }
+    }
+}
+
+/// Batch get at one batch size, at [`HEADLINE_CONCURRENCY`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct BatchFigures {
+    pub batch_size: usize,
+    pub keys_per_s: f64,
+    pub requests_per_s: f64,
+    pub p99_ms: f64,
+}
+
+/// Leader kills under write load: how long writes failed after each kill.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Failover {
+    /// Milliseconds from the kill to the first write that succeeded after it, one per kill.
+    pub recoveries_ms: Vec<f64>,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+/// Loading the same synthetic records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Load {
+    pub records: u64,
+    pub seconds: f64,
+    pub records_per_s: f64,
+    /// Bytes of the records as loaded (dancu: protobuf as imported; etcd: the JSON value), divided by `records`.
+    pub mean_record_bytes: f64,
+}
+
+/// One system (dancu or etcd) measured the same way.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SystemResults {
+    /// Name and version (`dancu 0.1.0`, `etcd 3.4.23`) and how it was configured, for the report.
+    pub version: String,
+    pub settings: String,
+    pub get_linearizable: Figures,
+    /// dancu: a `stale` read from the nearest replica; etcd: a serializable read from the member asked.
+    pub get_serializable: Figures,
+    pub put: Figures,
+    /// `put.ops_per_s` (each put fsync'd before it is acknowledged).
+    pub put_ops_per_s: f64,
+    /// Keys per second of the batch-get run at batch size 100 (etcd: a Txn of 100 gets).
+    pub batch_get_keys_per_s: f64,
+    pub batch_get: Vec<BatchFigures>,
+    pub failover: Failover,
+    pub failover_p50_ms: f64,
+    pub failover_p99_ms: f64,
+    /// Largest resident set of one node (member) after loading, MiB.
+    pub rss_mib: f64,
+    /// Every node's resident set after loading, MiB.
+    pub rss_mib_per_node: Vec<f64>,
+    pub load: Load,
+    /// Every run of the sweep: workloads × concurrency levels (and batch sizes).
+    pub runs: Vec<BenchResult>,
+}
+
+/// The ceilings: what the RPC layer and the storage engine alone reach on this machine.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Ceilings {
+    /// A tonic unary echo server in its own process answering with a reply of `reply_bytes`, at
+    /// [`HEADLINE_CONCURRENCY`] concurrent clients.
+    pub echo_ops_per_s: f64,
+    pub echo: Figures,
+    pub echo_reply_bytes: usize,
+    /// Raw RocksDB point gets of the loaded records' bytes, with as many threads as the machine has cores.
+    pub rocksdb_get_per_s: f64,
+    /// Raw RocksDB `multi_get` of 100 keys, keys per second.
+    pub rocksdb_multi_get_keys_per_s: f64,
+    pub rocksdb_records: u64,
+    /// Every echo run of the sweep.
+    pub runs: Vec<BenchResult>,
+}
+
+/// The machine the run was on.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Machine {
+    pub cpus: usize,
+    pub cpu_model: String,
+    pub memory_gib: f64,
+    pub kernel: String,
+    pub hostname: String,
+}
+
+/// dancu's figure over another's: what the goals are stated in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Ratios {
+    /// dancu linearizable get ops/s ÷ etcd's.
+    pub get_linearizable_vs_etcd: f64,
+    /// dancu linearizable get ops/s ÷ the echo ceiling.
+    pub get_linearizable_vs_echo: f64,
+    /// dancu linearizable get p99 ÷ etcd's (≤ 1 is the goal).
+    pub get_linearizable_p99_vs_etcd: f64,
+    /// dancu put ops/s ÷ etcd's.
+    pub put_vs_etcd: f64,
+    /// dancu batch get keys/s ÷ etcd's.
+    pub batch_get_vs_etcd: f64,
+    /// dancu load records/s ÷ etcd's.
+    pub load_vs_etcd: f64,
+}
+
+/// One goal of the benchmark issue, checked against this run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Goal {
+    pub name: String,
+    /// `>= 6` or `< 1000`, as the issue states it.
+    pub target: String,
+    pub measured: f64,
+    pub met: bool,
+}
+
+/// The whole `results.json`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Results {
+    /// `smoke`, `quick` or `full`.
+    pub mode: String,
+    pub records: u64,
+    /// Concurrency the headline figures are at.
+    pub concurrency: usize,
+    /// Every concurrency level of the sweep.
+    pub concurrency_levels: Vec<usize>,
+    /// Seconds each workload ran (after its warm-up), per concurrency level.
+    pub duration_s: f64,
+    pub git_rev: String,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    pub machine: Machine,
+    pub dancu: SystemResults,
+    pub etcd: SystemResults,
+    pub ceilings: Ceilings,
+    pub ratios: Ratios,
+    pub goals: Vec<Goal>,
+}
