@@ -187,6 +187,9 @@ async fn measure_dancu(
     system.failover = crate::failover::measure(&mut target, writes, plan.failover_kills).await?;
     eprintln!("dancu: failover {:?} ms", system.failover.recoveries_ms.iter().map(|ms| ms.round()).collect::<Vec<_>>());
     summarize(&mut system, "stale");
+    // The nodes are gone once dropped; their data (gigabytes at 1M records) must not crowd etcd's disk.
+    drop(dancu);
+    std::fs::remove_dir_all(dir).map_err(|source| CompareError::io(format!("removing {}", dir.display()), source))?;
     Ok(system)
 }
 
