@@ -94,6 +94,20 @@ fn describe(status: &Status) -> String {
     text
 }
 
+/// One `BatchGetCitizens` attempt (the per-node and the per-partition paths send the same request).
+async fn send_batch_get(
+    mut registry: RegistryClient<Channel>,
+    ids: Vec<String>,
+    consistency: Consistency,
+    context: CallerContext,
+    timeout: Duration,
+) -> Result<Vec<BatchGetResult>, Status> {
+    let mut request =
+        Request::new(BatchGetCitizensRequest { ids, consistency: consistency.into(), context: Some(context) });
+    request.set_timeout(timeout);
+    registry.batch_get_citizens(request).await.map(|response| response.into_inner().results)
+}
+
 /// Runs one attempt with a hard upper bound on its duration.
 async fn bounded<T>(timeout: Duration, attempt: impl Future<Output = Result<T, Status>>) -> Result<T, Status> {
     match tokio::time::timeout(timeout + ATTEMPT_SLACK, attempt).await {
@@ -264,12 +278,8 @@ impl Client {
         let send_to = |addr: String, group_ids: Vec<String>| {
             let request_id = &request_id;
             async move {
-                self.attempt_at(&addr, request_id, |mut registry, context, timeout| {
-                    let message =
-                        BatchGetCitizensRequest { ids: group_ids, consistency: consistency.into(), context: Some(context) };
-                    let mut request = Request::new(message);
-                    request.set_timeout(timeout);
-                    async move { registry.batch_get_citizens(request).await.map(|response| response.into_inner().results) }
+                self.attempt_at(&addr, request_id, |registry, context, timeout| {
+                    send_batch_get(registry, group_ids, consistency, context, timeout)
                 })
                 .await
             }
@@ -516,12 +526,8 @@ impl Client {
         assert!(!ids.is_empty(), "a batch group holds at least one ID");
         let routing_id = ids[0].clone();
         let target = target_for(consistency);
-        self.execute(&routing_id, "ids", target, request_id, |mut registry, context, timeout| {
-            let message =
-                BatchGetCitizensRequest { ids: ids.clone(), consistency: consistency.into(), context: Some(context) };
-            let mut request = Request::new(message);
-            request.set_timeout(timeout);
-            async move { registry.batch_get_citizens(request).await.map(|response| response.into_inner().results) }
+        self.execute(&routing_id, "ids", target, request_id, |registry, context, timeout| {
+            send_batch_get(registry, ids.clone(), consistency, context, timeout)
         })
         .await
     }

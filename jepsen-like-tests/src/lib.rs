@@ -37,6 +37,7 @@ pub use error::HarnessError;
 pub use local_config::{loopback_config, LOCAL_CLUSTER_NAME, LOCAL_DATACENTER};
 pub use poll::{poll_until, wait_until, POLL_INTERVAL};
 pub use ports::free_loopback_ports;
+pub use process::tail_lines;
 pub mod checker;
 pub mod history;
 pub mod nemesis;

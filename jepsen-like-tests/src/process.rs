@@ -231,7 +231,7 @@ impl Drop for NodeProcess {
 }
 
 /// The last `n_lines` lines of the file at `path` (read from at most its last MiB), or a note saying why not.
-pub(crate) fn tail_lines(path: &Path, n_lines: usize) -> String {
+pub fn tail_lines(path: &Path, n_lines: usize) -> String {
     match read_tail(path) {
         Ok(text) => {
             let lines: Vec<&str> = text.lines().collect();

@@ -1,15 +1,12 @@
 //! One etcd member process: spawned with its log file, SIGKILLed by pid, always reaped.
 
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom};
+use std::fs::OpenOptions;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 
 use super::flags::{self, ClusterState, MemberSpec};
 use crate::CompareError;
 
-/// Bytes read from the end of a log to find its last lines.
-const LOG_TAIL_BYTES_MAX: u64 = 64 << 10;
 /// Lines of a member's log quoted when it fails.
 pub const LOG_LINES_QUOTED: usize = 20;
 
@@ -88,13 +85,7 @@ impl Member {
 
     /// The last `n_lines` lines of the member's log, or a note saying why not.
     pub fn log_tail(&self, n_lines: usize) -> String {
-        match read_tail(&self.spec.log_path) {
-            Ok(text) => {
-                let lines: Vec<&str> = text.lines().collect();
-                lines[lines.len().saturating_sub(n_lines)..].join("\n")
-            }
-            Err(error) => format!("<cannot read {}: {error}>", self.spec.log_path.display()),
-        }
+        dancu_jepsen::tail_lines(&self.spec.log_path, n_lines)
     }
 }
 
@@ -104,13 +95,4 @@ impl Drop for Member {
             eprintln!("dancu-bench: {error}");
         }
     }
-}
-
-fn read_tail(path: &Path) -> std::io::Result<String> {
-    let mut file = File::open(path)?;
-    let len = file.metadata()?.len();
-    file.seek(SeekFrom::Start(len.saturating_sub(LOG_TAIL_BYTES_MAX)))?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }

@@ -35,26 +35,14 @@ pub(crate) enum BenchCommand {
     Compare(CompareArgs),
 }
 
+/// `bench compare`'s arguments, passed to `dancu-bench compare` as they are: that binary defines and checks
+/// them (`--quick | --smoke`, `--out DIR`, `--records N`, `--node-bin FILE`, `--etcd-bin FILE`; `--help` lists
+/// them), so the flags are defined once.
 #[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
 pub(crate) struct CompareArgs {
-    /// 100,000 records and 3-second runs (a few minutes) instead of 1,000,000 records and 10-second runs.
-    #[arg(long, conflicts_with = "smoke")]
-    quick: bool,
-    /// A few thousand records and sub-second runs: checks that every output is written, not speed.
-    #[arg(long)]
-    smoke: bool,
-    /// Directory for results.json, report.md and the plots (created if missing).
-    #[arg(long, value_name = "DIR")]
-    out: PathBuf,
-    /// Records to load instead of the mode's count.
-    #[arg(long)]
-    records: Option<u64>,
-    /// The dancu-node executable (default: DANCU_NODE_BIN, else the one next to dancu-bench).
-    #[arg(long, value_name = "FILE")]
-    node_bin: Option<PathBuf>,
-    /// The etcd executable (default: ETCD_BIN, else `etcd` on PATH).
-    #[arg(long, value_name = "FILE")]
-    etcd_bin: Option<PathBuf>,
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
+    args: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -141,22 +129,7 @@ fn run_compare(args: &CompareArgs) -> Result<String, Failure> {
         )));
     }
     let mut command = std::process::Command::new(&exe);
-    command.arg("compare").arg("--out").arg(&args.out);
-    if args.quick {
-        command.arg("--quick");
-    }
-    if args.smoke {
-        command.arg("--smoke");
-    }
-    if let Some(records) = args.records {
-        command.arg("--records").arg(records.to_string());
-    }
-    if let Some(path) = &args.node_bin {
-        command.arg("--node-bin").arg(path);
-    }
-    if let Some(path) = &args.etcd_bin {
-        command.arg("--etcd-bin").arg(path);
-    }
+    command.arg("compare").args(&args.args);
     let status = command.status().map_err(|error| Failure::usage(format!("cannot run {}: {error}", exe.display())))?;
     if status.success() {
         Ok(String::new())
@@ -249,6 +222,17 @@ mod tests {
         let cli = Cli::try_parse_from(["dancuctl", "bench", "run"].iter().chain(args))?;
         match cli.command {
             Command::Bench { command: BenchCommand::Run(args) } => Ok(args),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    /// Everything after `compare`, flags and `--help` included, goes to dancu-bench untouched.
+    #[test]
+    fn compare_passes_its_arguments_through() {
+        let passed = ["--quick", "--out", "bench-results", "--records", "5000", "--help"];
+        let cli = Cli::try_parse_from(["dancuctl", "bench", "compare"].iter().chain(&passed)).expect("valid");
+        match cli.command {
+            Command::Bench { command: BenchCommand::Compare(args) } => assert_eq!(args.args, passed),
             other => panic!("parsed as {other:?}"),
         }
     }

@@ -1,12 +1,16 @@
 //! Reads beyond get: verification (single and batch) and the scatter-gather queries (legacy number, household,
 //! search), which the node asked fans out itself.
 
+use std::time::Duration;
+
+use dancu_proto::v1::registry_client::RegistryClient;
 use dancu_proto::v1::{
-    BatchVerifyCitizensRequest, Consistency, Date, ListHouseholdRequest, ListHouseholdResponse,
+    BatchVerifyCitizensRequest, CallerContext, Consistency, Date, ListHouseholdRequest, ListHouseholdResponse,
     LookupLegacyNumberRequest, SearchCitizensRequest, SearchCitizensResponse, Sex, VerifyCitizenRequest,
     VerifyCitizenResponse, VerifyQuery, VerifyResult,
 };
-use tonic::{Request, Response};
+use tonic::transport::Channel;
+use tonic::{Request, Response, Status};
 
 use super::{new_request_id, target_for, Client, Route};
 use crate::ClientError;
@@ -37,6 +41,20 @@ fn check_asked(query: &VerifyQuery, field: &str) -> Result<(), ClientError> {
         return Ok(());
     }
     Err(ClientError::invalid(field, "ask about at least one of full_name, date_of_birth, sex"))
+}
+
+/// One `BatchVerifyCitizens` attempt (the per-node and the per-partition paths send the same request).
+async fn send_batch_verify(
+    mut registry: RegistryClient<Channel>,
+    queries: Vec<VerifyQuery>,
+    consistency: Consistency,
+    context: CallerContext,
+    timeout: Duration,
+) -> Result<Vec<VerifyResult>, Status> {
+    let message = BatchVerifyCitizensRequest { queries, consistency: consistency.into(), context: Some(context) };
+    let mut request = Request::new(message);
+    request.set_timeout(timeout);
+    registry.batch_verify_citizens(request).await.map(|response| response.into_inner().results)
 }
 
 impl SearchQuery {
@@ -127,17 +145,8 @@ impl Client {
                 let routing_id = group[0].id.clone();
                 let request_id = &request_id;
                 async move {
-                    self.execute(&routing_id, "queries", target, request_id, |mut registry, context, timeout| {
-                        let message = BatchVerifyCitizensRequest {
-                            queries: group.clone(),
-                            consistency: consistency.into(),
-                            context: Some(context),
-                        };
-                        let mut request = Request::new(message);
-                        request.set_timeout(timeout);
-                        async move {
-                            registry.batch_verify_citizens(request).await.map(|response| response.into_inner().results)
-                        }
+                    self.execute(&routing_id, "queries", target, request_id, |registry, context, timeout| {
+                        send_batch_verify(registry, group.clone(), consistency, context, timeout)
                     })
                     .await
                 }
