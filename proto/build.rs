@@ -3,7 +3,13 @@
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let files = ["dancu/v1/citizen.proto", "dancu/v1/registry.proto", "dancu/v1/raft.proto", "dancu/v1/admin.proto"];
+    let files = [
+        "dancu/v1/citizen.proto",
+        "dancu/v1/registry.proto",
+        "dancu/v1/encoded.proto",
+        "dancu/v1/raft.proto",
+        "dancu/v1/admin.proto",
+    ];
     for file in files {
         println!("cargo:rerun-if-changed={file}");
     }

@@ -184,7 +184,8 @@ async fn measure_dancu(
     }
     eprintln!("dancu: killing a partition's leader {} times under write load", plan.failover_kills);
     let (mut target, writes) = dancu.failover(population).await?;
-    system.failover = crate::failover::measure(&mut target, writes, plan.failover_kills).await?;
+    let settle = crate::failover::settle_max(system.load.records);
+    system.failover = crate::failover::measure(&mut target, writes, plan.failover_kills, settle).await?;
     eprintln!("dancu: failover {:?} ms", system.failover.recoveries_ms.iter().map(|ms| ms.round()).collect::<Vec<_>>());
     summarize(&mut system, "stale");
     // The nodes are gone once dropped; their data (gigabytes at 1M records) must not crowd etcd's disk.
@@ -223,7 +224,8 @@ async fn measure_etcd(
     }
     eprintln!("etcd: killing the leader {} times under write load", plan.failover_kills);
     let writes = crate::etcd::failover_writes(&etcd, ids.clone()).await?;
-    system.failover = crate::failover::measure(&mut etcd, writes, plan.failover_kills).await?;
+    let settle = crate::failover::settle_max(system.load.records);
+    system.failover = crate::failover::measure(&mut etcd, writes, plan.failover_kills, settle).await?;
     eprintln!("etcd: failover {:?} ms", system.failover.recoveries_ms.iter().map(|ms| ms.round()).collect::<Vec<_>>());
     summarize(&mut system, "serializable");
     Ok(system)
@@ -318,7 +320,11 @@ fn goals(results: &Results) -> Vec<Goal> {
         },
         at_least("batch get (lookups/s)", 300_000.0, dancu.batch_get_keys_per_s),
         at_least("put vs etcd (×)", 3.0, ratios.put_vs_etcd),
-        below("failover p99 (ms)", 1_000.0, dancu.failover_p99_ms),
+        Goal {
+            // A measurement that stopped early proves nothing about the kills it did not make.
+            met: dancu.failover.incomplete.is_none() && dancu.failover_p99_ms < 1_000.0,
+            ..below("failover p99 (ms)", 1_000.0, dancu.failover_p99_ms)
+        },
         below(&format!("node RSS with {} records (MiB)", results.records), 1_024.0, dancu.rss_mib),
     ]
 }

@@ -20,8 +20,15 @@ use crate::CompareError;
 pub const WRITERS: usize = 8;
 /// Longest a system may take to accept writes again before the measurement gives up.
 pub const RECOVERY_MAX: Duration = Duration::from_secs(30);
-/// Longest a restarted member may take to rejoin.
-pub const SETTLE_MAX: Duration = Duration::from_secs(60);
+/// Longest a restarted member may take to rejoin, with almost no data.
+const SETTLE_BASE: Duration = Duration::from_secs(60);
+/// Added per million loaded records: a member restarted on a big data set replays or receives more.
+const SETTLE_PER_MILLION: Duration = Duration::from_secs(120);
+
+/// How long a restarted member of a system holding `records` may take to rejoin.
+pub fn settle_max(records: u64) -> Duration {
+    SETTLE_BASE + SETTLE_PER_MILLION.mul_f64(records as f64 / 1_000_000.0)
+}
 const POLL: Duration = Duration::from_millis(2);
 
 /// A system whose leader can be found, killed and brought back.
@@ -32,8 +39,9 @@ pub trait FailoverTarget {
     fn kill(&mut self, member: usize) -> Result<(), CompareError>;
     /// Starts the killed member again on its data.
     fn restart(&mut self, member: usize) -> Result<(), CompareError>;
-    /// Returns once every member is up and the system has a leader for what the writers write to.
-    fn wait_settled(&mut self) -> impl Future<Output = Result<(), CompareError>>;
+    /// Returns once every member is up and the system has a leader for what the writers write to, or times out
+    /// after `time_max`.
+    fn wait_settled(&mut self, time_max: Duration) -> impl Future<Output = Result<(), CompareError>>;
 }
 
 /// One write's start, end and outcome.
@@ -46,10 +54,15 @@ struct Attempt {
 
 /// Kills `target`'s leader `kills` times while [`WRITERS`] loops send `write` (each request should give up
 /// within a few hundred milliseconds so a writer stuck on the dead member moves on).
+///
+/// A system that does not recover within [`RECOVERY_MAX`], or whose restarted member does not rejoin within
+/// `settle_max`, is a failover result, not a broken run: the kills measured so far are kept (a recovery that
+/// timed out counts as [`RECOVERY_MAX`]) and `incomplete` says what did not happen.
 pub async fn measure<T: FailoverTarget, W: Operation>(
     target: &mut T,
     write: Arc<W>,
     kills: usize,
+    settle_max: Duration,
 ) -> Result<Failover, CompareError> {
     let attempts: Arc<Mutex<Vec<Attempt>>> = Arc::default();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -72,31 +85,44 @@ pub async fn measure<T: FailoverTarget, W: Operation>(
             }
         });
     }
-    let outcome = kill_repeatedly(target, &attempts, kills).await;
+    let mut recoveries_ms = Vec::with_capacity(kills);
+    let outcome = kill_repeatedly(target, &attempts, kills, settle_max, &mut recoveries_ms).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     while writers.join_next().await.is_some() {}
-    let recoveries_ms = outcome?;
-    Ok(summarize(recoveries_ms))
+    let incomplete = match outcome {
+        Ok(()) => None,
+        Err(error @ CompareError::Timeout { .. }) => {
+            tracing::warn!("failover measurement incomplete after {} kills: {error}", recoveries_ms.len());
+            Some(error.to_string())
+        }
+        Err(error) => return Err(error),
+    };
+    Ok(Failover { incomplete, ..summarize(recoveries_ms) })
 }
 
 async fn kill_repeatedly<T: FailoverTarget>(
     target: &mut T,
     attempts: &Mutex<Vec<Attempt>>,
     kills: usize,
-) -> Result<Vec<f64>, CompareError> {
-    let mut recoveries_ms = Vec::with_capacity(kills);
+    settle_max: Duration,
+    recoveries_ms: &mut Vec<f64>,
+) -> Result<(), CompareError> {
     for _ in 0..kills {
-        target.wait_settled().await?;
+        target.wait_settled(settle_max).await?;
         wait_for_success_after(attempts, Instant::now()).await?;
         let leader = target.leader().await?;
         let killed_at = Instant::now();
         target.kill(leader)?;
-        let recovered_at = wait_for_success_after(attempts, killed_at).await?;
-        recoveries_ms.push((recovered_at - killed_at).as_secs_f64() * 1_000.0);
+        let recovered = wait_for_success_after(attempts, killed_at).await;
+        let recovered_ms = match &recovered {
+            Ok(recovered_at) => (*recovered_at - killed_at).as_secs_f64() * 1_000.0,
+            Err(_) => RECOVERY_MAX.as_secs_f64() * 1_000.0,
+        };
+        recoveries_ms.push(recovered_ms);
         target.restart(leader)?;
+        recovered?;
     }
-    target.wait_settled().await?;
-    Ok(recoveries_ms)
+    target.wait_settled(settle_max).await
 }
 
 /// When the first write started at or after `since` succeeded.
@@ -131,7 +157,7 @@ pub fn summarize(recoveries_ms: Vec<f64>) -> Failover {
         let idx = ((quantile * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1;
         sorted[idx]
     };
-    Failover { p50_ms: rank(0.50), p99_ms: rank(0.99), max_ms: rank(1.0), recoveries_ms }
+    Failover { p50_ms: rank(0.50), p99_ms: rank(0.99), max_ms: rank(1.0), recoveries_ms, incomplete: None }
 }
 
 #[cfg(test)]
@@ -152,6 +178,8 @@ mod tests {
         down_until: Arc<Mutex<Option<Instant>>>,
         down_for: Duration,
         kills: usize,
+        /// After this many kills the restarted member never rejoins.
+        never_settles_after: Option<usize>,
     }
 
     struct FakeWrite(Arc<Mutex<Option<Instant>>>);
@@ -180,18 +208,51 @@ mod tests {
         fn restart(&mut self, _: usize) -> Result<(), CompareError> {
             Ok(())
         }
-        async fn wait_settled(&mut self) -> Result<(), CompareError> {
-            Ok(())
+        async fn wait_settled(&mut self, time_max: Duration) -> Result<(), CompareError> {
+            match self.never_settles_after {
+                Some(n) if self.kills >= n => {
+                    Err(CompareError::Timeout { what: "the fake settling".into(), seconds: time_max.as_secs_f64() })
+                }
+                _ => Ok(()),
+            }
         }
     }
 
     #[tokio::test]
     async fn recovery_is_at_least_the_outage_and_counts_every_kill() {
         let down_until = Arc::new(Mutex::new(None));
-        let mut fake = Fake { down_until: down_until.clone(), down_for: Duration::from_millis(150), kills: 0 };
-        let failover = measure(&mut fake, Arc::new(FakeWrite(down_until)), 3).await.unwrap();
+        let mut fake = Fake {
+            down_until: down_until.clone(),
+            down_for: Duration::from_millis(150),
+            kills: 0,
+            never_settles_after: None,
+        };
+        let failover = measure(&mut fake, Arc::new(FakeWrite(down_until)), 3, settle_max(0)).await.unwrap();
         assert_eq!(fake.kills, 3);
         assert_eq!(failover.recoveries_ms.len(), 3);
         assert!(failover.recoveries_ms.iter().all(|&ms| (150.0..1_000.0).contains(&ms)), "{failover:?}");
+        assert_eq!(failover.incomplete, None);
+    }
+
+    #[tokio::test]
+    async fn a_member_that_never_rejoins_keeps_the_kills_measured_and_says_so() {
+        let down_until = Arc::new(Mutex::new(None));
+        let mut fake = Fake {
+            down_until: down_until.clone(),
+            down_for: Duration::from_millis(50),
+            kills: 0,
+            never_settles_after: Some(2),
+        };
+        let failover = measure(&mut fake, Arc::new(FakeWrite(down_until)), 10, settle_max(0)).await.unwrap();
+        assert_eq!(fake.kills, 2, "no kill after the member failed to rejoin");
+        assert_eq!(failover.recoveries_ms.len(), 2);
+        let incomplete = failover.incomplete.expect("the run says the measurement stopped early");
+        assert!(incomplete.contains("the fake settling"), "{incomplete}");
+    }
+
+    #[test]
+    fn the_settle_bound_grows_with_the_data() {
+        assert_eq!(settle_max(0), Duration::from_secs(60));
+        assert_eq!(settle_max(1_000_000), Duration::from_secs(180));
     }
 }

@@ -50,6 +50,10 @@ pub struct Failover {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
+    /// Set when the measurement stopped before every kill: what did not happen in time (a restarted member not
+    /// rejoining, writes not recovering). The figures cover the kills before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incomplete: Option<String>,
 }
 
 /// Loading the same synthetic records.

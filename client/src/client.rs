@@ -26,6 +26,7 @@ use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status};
 
 use crate::channels::Channels;
+use crate::coalescer::Coalescer;
 use crate::error::{classify, Disposition};
 use crate::retry::{Backoff, ATTEMPT_DURATION_MIN};
 use crate::routing::{pick_node, RoutingTable, Target};
@@ -56,6 +57,8 @@ struct Inner {
     endpoints: Vec<String>,
     table: RwLock<RoutingTable>,
     channels: Channels,
+    /// Concurrent gets to one node, sent together.
+    coalescer: Coalescer,
     round_robin: AtomicUsize,
     /// When the map was last refreshed because calls failed; held while such a refresh runs.
     refreshed_at: tokio::sync::Mutex<Option<Instant>>,
@@ -208,6 +211,7 @@ impl Client {
         let deadline = Instant::now() + options.deadline;
         let inner = Inner {
             channels: Channels::new(options.connect_timeout),
+            coalescer: Coalescer::new(options.get_batches_in_flight),
             endpoints: endpoints.iter().map(|endpoint| endpoint.trim().to_string()).collect(),
             table: RwLock::new(RoutingTable::default()),
             round_robin: AtomicUsize::new(0),
@@ -245,7 +249,60 @@ impl Client {
 
     /// One citizen by personal ID; `Ok(None)` when there is no such record.
     /// A cancelled ID fails with [`ClientError::IdReplaced`], naming its replacement.
+    ///
+    /// Concurrent gets bound for the same node are sent together ([`ClientOptions::get_batches_in_flight`]); a
+    /// get whose batch fails takes the routed path alone, with retries and leader hints.
     pub async fn get(&self, id: &str, consistency: Consistency) -> Result<Option<GetCitizenResponse>, ClientError> {
+        let started = Instant::now();
+        if self.options.get_batches_in_flight > 0 {
+            if let Some(answer) = self.get_coalesced(id, consistency).await {
+                return answer;
+            }
+        }
+        let remaining = self.options.deadline.saturating_sub(started.elapsed());
+        if remaining < self.options.deadline {
+            // What the coalesced attempt used comes out of the call's deadline.
+            let options = ClientOptions { deadline: remaining, ..(*self.options).clone() };
+            return self.with_options(options).get_routed(id, consistency).await;
+        }
+        self.get_routed(id, consistency).await
+    }
+
+    /// A get as part of the next batch to the node serving `id`; `None` when that did not answer it (no usable
+    /// node known, a malformed ID, or the batch failed), so the caller takes the routed path.
+    async fn get_coalesced(
+        &self,
+        id: &str,
+        consistency: Consistency,
+    ) -> Option<Result<Option<GetCitizenResponse>, ClientError>> {
+        let (_, _, addr) = self.choose(id, "id", target_for(consistency), &[], Instant::now()).ok()??;
+        let channel = self.inner.channels.get(&addr).ok()?;
+        let timeout = self.options.rpc_timeout.min(self.options.deadline);
+        let coalesced =
+            self.inner.coalescer.get(|| channel, &addr, consistency, &self.options.purpose, id, timeout).await;
+        let result = match coalesced {
+            Ok(result) => result,
+            Err(failed) => {
+                tracing::debug!(%failed, "coalesced get failed; routed path now");
+                return None;
+            }
+        };
+        Some(match result.citizen {
+            Some(citizen) if !citizen.replaced_by.is_empty() => {
+                Err(ClientError::IdReplaced { id: id.to_string(), replaced_by: citizen.replaced_by })
+            }
+            Some(citizen) => Ok(Some(GetCitizenResponse {
+                revision: citizen.revision,
+                log_index: result.meta.map_or(0, |meta| meta.applied_index),
+                meta: result.meta,
+                citizen: Some(citizen),
+            })),
+            None => Ok(None),
+        })
+    }
+
+    /// A get on its own, routed to the partition's node with retries.
+    async fn get_routed(&self, id: &str, consistency: Consistency) -> Result<Option<GetCitizenResponse>, ClientError> {
         let request_id = new_request_id();
         let result = self
             .execute(id, "id", target_for(consistency), &request_id, |mut registry, context, timeout| {
@@ -771,7 +828,7 @@ mod tests {
     use super::*;
 
     fn result(id: &str, found: bool) -> BatchGetResult {
-        BatchGetResult { id: id.to_string(), found, citizen: None }
+        BatchGetResult { id: id.to_string(), found, citizen: None, meta: None }
     }
 
     fn ids(list: &[&str]) -> Vec<String> {

@@ -59,6 +59,7 @@ pub mod bench;
 mod channels;
 pub mod citizen_json;
 mod client;
+mod coalescer;
 mod error;
 pub mod import;
 mod options;

@@ -14,6 +14,11 @@ pub struct ClientOptions {
     pub purpose: String,
     /// Time to establish a TCP connection to a node (default 1 s).
     pub connect_timeout: Duration,
+    /// Concurrent [`get`](crate::Client::get)s bound for one node are sent together as one `BatchGetCitizens`
+    /// while this many such batches to that node are in flight (default 2); 0 sends every get alone. Like
+    /// `connect_timeout`, the number is fixed when the client connects; a handle from
+    /// [`with_options`](crate::Client::with_options) can only switch coalescing off (0).
+    pub get_batches_in_flight: usize,
 }
 
 impl Default for ClientOptions {
@@ -23,6 +28,7 @@ impl Default for ClientOptions {
             rpc_timeout: Duration::from_secs(3),
             purpose: "operator".to_string(),
             connect_timeout: Duration::from_secs(1),
+            get_batches_in_flight: 2,
         }
     }
 }

@@ -108,6 +108,40 @@ async fn batch_get_splits_by_partition_and_keeps_order() {
     assert_eq!(client.batch_get(&[], Consistency::Linearizable).await, Ok(vec![]));
 }
 
+/// Gets asked for together travel to their node as one batch, each answered as if alone (found, absent,
+/// replaced); with coalescing off every get is its own `GetCitizen`.
+#[tokio::test]
+async fn concurrent_gets_to_one_node_travel_together() {
+    let cluster = FakeCluster::start().await;
+    let client = Client::connect(&cluster.endpoints(&[1]), options()).await.expect("connect");
+    let ids: Vec<String> = (0..40).map(|serial| format!("001085{serial:06}")).collect();
+    for (idx, id) in ids.iter().enumerate() {
+        client.put(citizen(id, &format!("Nguyễn Văn {idx}")), None).await.expect("put");
+    }
+    client.correct_id(&ids[0], citizen("001185000000", "Nguyễn Văn 0")).await.expect("correct");
+    let absent = "001085999999";
+    let asked: Vec<&str> = ids.iter().map(String::as_str).chain([absent]).collect();
+    let answers = futures::future::join_all(asked.iter().map(|id| client.get(id, Consistency::Linearizable))).await;
+    assert_eq!(
+        answers[0],
+        Err(ClientError::IdReplaced { id: ids[0].clone(), replaced_by: "001185000000".to_string() })
+    );
+    for (idx, answer) in answers.iter().enumerate().take(ids.len()).skip(1) {
+        let read = answer.as_ref().expect("get").as_ref().expect("found");
+        assert_eq!(read.citizen.as_ref().map(|c| c.full_name.clone()), Some(format!("Nguyễn Văn {idx}")));
+        assert_eq!(read.revision, 1);
+        assert_eq!(read.meta.map(|meta| (meta.partition_id, meta.served_by)), Some((100, 1)));
+    }
+    assert_eq!(answers[ids.len()], Ok(None));
+    assert_eq!(cluster.shared.batch_calls.lock().unwrap().clone(), vec![(1, asked.len())], "one batch for all");
+
+    cluster.shared.batch_calls.lock().unwrap().clear();
+    let alone = client.with_options(ClientOptions { get_batches_in_flight: 0, ..options() });
+    let answers = futures::future::join_all(ids[1..].iter().map(|id| alone.get(id, Consistency::Linearizable))).await;
+    assert!(answers.iter().all(|answer| matches!(answer, Ok(Some(_)))));
+    assert!(cluster.shared.batch_calls.lock().unwrap().is_empty());
+}
+
 /// Partitions served by the same node go in one request; when that node no longer leads one of them, the batch
 /// is answered anyway, per partition, following the redirect.
 #[tokio::test]

@@ -15,6 +15,7 @@ use crate::limits::GRPC_MESSAGE_BYTES_MAX;
 use crate::raft::groups::Groups;
 use crate::raft::service::RaftService;
 use crate::service::admin::AdminService;
+use crate::service::encoded_reads::RegistryRoutes;
 use crate::service::linearizer::ReadMode;
 use crate::service::registry::RegistryService;
 use crate::storage::Store;
@@ -75,9 +76,7 @@ pub async fn run(options: NodeOptions, shutdown: impl std::future::Future<Output
         .register_encoded_file_descriptor_set(dancu_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
-    let registry = RegistryServer::new(RegistryService { groups: groups.clone(), read_mode: options.read_mode })
-        .max_decoding_message_size(GRPC_MESSAGE_BYTES_MAX)
-        .max_encoding_message_size(GRPC_MESSAGE_BYTES_MAX);
+    let registry = RegistryRoutes::new(RegistryService { groups: groups.clone(), read_mode: options.read_mode });
     let raft = RaftServer::new(RaftService { groups: groups.clone() })
         .max_decoding_message_size(GRPC_MESSAGE_BYTES_MAX)
         .max_encoding_message_size(GRPC_MESSAGE_BYTES_MAX);

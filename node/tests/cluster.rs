@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use dancu_client::proto::{
-    BatchGetCitizensRequest, CallerContext, Citizen, Consistency, Date, ErrorDetail, PartitionStatus, Sex,
-    StatusResponse,
+    BatchGetCitizensRequest, CallerContext, Citizen, Consistency, Date, ErrorDetail, GetCitizenRequest,
+    PartitionStatus, Sex, StatusResponse,
 };
 use dancu_client::{Client, ClientError, ClientOptions};
 use dancu_cluster_config::RaftConfig;
@@ -514,6 +514,26 @@ async fn bad_records_are_refused_naming_the_field_and_nothing_is_written() {
     assert_eq!(answered, expected);
     let found: Vec<Citizen> = results.iter().filter_map(|result| result.citizen.as_ref()).map(as_written).collect();
     assert_eq!(found, stored);
+
+    // A node answers GetCitizen with the record's stored bytes: a plain gRPC client reads the public message.
+    let via_client = client.get(&stored[1].id, Consistency::Linearizable).await.unwrap().expect("stored");
+    let meta = via_client.meta.expect("a read names where it was served");
+    let mut raw_leader = RegistryClient::connect(format!("http://{}", cluster.addr(meta.served_by))).await.unwrap();
+    let raw = raw_leader
+        .get_citizen(GetCitizenRequest {
+            id: stored[1].id.clone(),
+            consistency: Consistency::Linearizable.into(),
+            context: Some(CallerContext { purpose: "test".to_string(), request_id: "raw-get".to_string() }),
+        })
+        .await
+        .expect("the leader serves a linearizable get")
+        .into_inner();
+    assert_eq!(raw.citizen.as_ref().map(as_written), Some(stored[1].clone()));
+    assert_eq!(raw.revision, via_client.revision);
+    let raw_meta = raw.meta.expect("meta");
+    assert_eq!((raw_meta.partition_id, raw_meta.served_by), (meta.partition_id, meta.served_by));
+    assert!(raw.log_index >= raw_meta.read_index && raw_meta.read_index > 0, "{raw:?}");
+    assert!(results.iter().all(|result| result.meta.is_some_and(|meta| meta.read_index > 0)), "every ID has its read");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,7 +9,7 @@ use etcd_client::{Client, ConnectOptions};
 use super::flags::{self, ClusterState, MemberSpec};
 use super::member::{Member, LOG_LINES_QUOTED};
 use super::{binary, status};
-use crate::failover::{FailoverTarget, SETTLE_MAX};
+use crate::failover::FailoverTarget;
 use crate::CompareError;
 
 pub const MEMBERS: usize = 3;
@@ -200,8 +200,8 @@ impl FailoverTarget for EtcdCluster {
         self.spawn_member(member, ClusterState::Existing)
     }
 
-    async fn wait_settled(&mut self) -> Result<(), CompareError> {
-        self.wait_ready(SETTLE_MAX, "every etcd member answering and agreeing on a leader").await
+    async fn wait_settled(&mut self, time_max: Duration) -> Result<(), CompareError> {
+        self.wait_ready(time_max, "every etcd member answering and agreeing on a leader").await
     }
 }
 

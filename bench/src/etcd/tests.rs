@@ -94,8 +94,10 @@ async fn writes_recover_after_each_leader_kill_and_drop_leaves_no_process() {
     let dir = tempfile::tempdir().unwrap();
     let (mut cluster, population) = loaded_cluster(dir.path()).await;
     let writes = failover_writes(&cluster, ids_of(&population)).await.unwrap();
-    let outcome = failover::measure(&mut cluster, writes, 2).await.unwrap();
+    let settle = failover::settle_max(population.count());
+    let outcome = failover::measure(&mut cluster, writes, 2, settle).await.unwrap();
     assert_eq!(outcome.recoveries_ms.len(), 2);
+    assert_eq!(outcome.incomplete, None);
     assert!(outcome.recoveries_ms.iter().all(|&ms| ms > 0.0), "{outcome:?}");
 
     let pids = cluster.pids();

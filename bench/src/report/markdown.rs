@@ -113,7 +113,11 @@ fn push_system(md: &mut String, name: &str, system: &SystemResults) {
     let per_node: Vec<String> = system.rss_mib_per_node.iter().map(|mib| format!("{mib:.1}")).collect();
     let _ = writeln!(md, "- RSS per node after loading, MiB: {}", or_unknown(&per_node.join(", ")));
     let recoveries: Vec<String> = system.failover.recoveries_ms.iter().map(|ms| format!("{ms:.0}")).collect();
-    let _ = writeln!(md, "- failover recoveries, ms: {}\n", or_unknown(&recoveries.join(", ")));
+    let _ = writeln!(md, "- failover recoveries, ms: {}", or_unknown(&recoveries.join(", ")));
+    if let Some(incomplete) = &system.failover.incomplete {
+        let _ = writeln!(md, "- failover measurement **stopped early**: {incomplete}");
+    }
+    md.push('\n');
 }
 
 fn push_plots(md: &mut String) {

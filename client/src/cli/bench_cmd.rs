@@ -11,7 +11,7 @@ use dancu_synthetic::Population;
 use super::{to_json, Failure, GlobalArgs, OutputFormat};
 use crate::bench::{self, parse_duration, BenchConfig, BenchError, Distribution, KeySet, Workload};
 use crate::citizen_json::parse_consistency;
-use crate::Client;
+use crate::{Client, ClientOptions};
 
 /// Most `--connections` (separately connected clients).
 const CONNECTIONS_MAX: u64 = 256;
@@ -90,6 +90,10 @@ pub(crate) struct RunArgs {
     /// Share of puts in the mixed workload, 0 to 100.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u8).range(0..=100))]
     put_percent: u8,
+    /// Gets to one node travel together while this many batches to it are in flight; 0 sends each get alone
+    /// (the client option `get_batches_in_flight`).
+    #[arg(long, value_name = "N", default_value_t = ClientOptions::default().get_batches_in_flight)]
+    get_batches_in_flight: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -151,8 +155,9 @@ fn run_bench(global: &GlobalArgs, args: RunArgs) -> Result<String, Failure> {
         .map_err(|error| Failure::usage(format!("cannot start the async runtime: {error}")))?;
     let result = runtime.block_on(async {
         let mut clients: Vec<Client> = Vec::new();
+        let options = ClientOptions { get_batches_in_flight: args.get_batches_in_flight, ..global.client_options() };
         for _ in 0..args.connections {
-            clients.push(global.connect().await?);
+            clients.push(global.connect_with(options.clone()).await?);
         }
         bench::run(&config, keys, &clients).await.map_err(bench_failure)
     })?;

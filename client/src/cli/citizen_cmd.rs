@@ -313,8 +313,9 @@ mod tests {
                 id: "001085012345".to_string(),
                 found: true,
                 citizen: Some(Citizen { id: "001085012345".to_string(), ..Citizen::default() }),
+                meta: None,
             },
-            BatchGetResult { id: "001085000000".to_string(), found: false, citizen: None },
+            BatchGetResult { id: "001085000000".to_string(), found: false, citizen: None, meta: None },
         ];
         let value = serde_json::to_value(batch_json(results)).expect("serializable");
         let want = serde_json::json!({"results": [

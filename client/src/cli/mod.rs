@@ -261,7 +261,11 @@ impl GlobalArgs {
 
     /// Connects to the cluster named by --endpoints, else by --config.
     async fn connect(&self) -> Result<Client, Failure> {
-        let options = self.client_options();
+        self.connect_with(self.client_options()).await
+    }
+
+    /// [`GlobalArgs::connect`] with options a command adjusted.
+    async fn connect_with(&self, options: ClientOptions) -> Result<Client, Failure> {
         let endpoints: Vec<String> =
             self.endpoints.iter().map(|endpoint| endpoint.trim().to_string()).filter(|e| !e.is_empty()).collect();
         if !endpoints.is_empty() {

@@ -238,6 +238,7 @@ impl Registry for FakeNode {
                 id: id.clone(),
                 found: records.contains_key(id),
                 citizen: records.get(id).cloned(),
+                meta: self.partition(id).ok().map(|partition| self.meta(partition)),
             })
             .collect();
         Ok(Response::new(BatchGetCitizensResponse { results }))

@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod caller;
+pub mod encoded_reads;
 pub mod errors;
 pub mod linearizer;
 pub mod lookups;

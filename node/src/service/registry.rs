@@ -9,6 +9,7 @@ use std::sync::Arc;
 use dancu_cluster_config::{PartitionId, PartitionSpec};
 use dancu_proto::v1 as pb;
 use dancu_proto::v1::Consistency;
+use dancu_proto::Message;
 use openraft::async_runtime::watch::WatchReceiver;
 use openraft::ServerState;
 use tonic::{Request, Response, Status};
@@ -20,6 +21,7 @@ use crate::service::caller;
 use crate::service::errors::ApiError;
 use crate::service::linearizer::{linearize, ReadMode, ReadPoint};
 use crate::service::scan::ScanStream;
+use crate::storage::invalid_data;
 
 pub struct RegistryService {
     pub groups: Arc<Groups>,
@@ -28,6 +30,11 @@ pub struct RegistryService {
 
 pub(super) fn consistency_of(value: i32) -> Result<Consistency, ApiError> {
     Consistency::try_from(value).map_err(|_| ApiError::invalid("consistency", format!("unknown level {value}")))
+}
+
+/// An encoded twin read back as its public message (same wire format).
+fn decoded_as<T: Message + Default>(encoded: &impl Message) -> Result<T, Status> {
+    T::decode(encoded.encode_to_vec().as_slice()).map_err(|e| Status::internal(format!("stored record: {e}")))
 }
 
 impl RegistryService {
@@ -55,26 +62,42 @@ impl RegistryService {
             .ok_or_else(|| ApiError::invalid(field, "no partition holds this id"))
     }
 
-    async fn get(&self, request: pb::GetCitizenRequest) -> Result<pb::GetCitizenResponse, ApiError> {
+    /// `GetCitizen`, answered with the record's stored bytes (see `service::encoded_reads`).
+    pub(super) async fn get_encoded(
+        &self,
+        request: pb::GetCitizenRequest,
+    ) -> Result<pb::GetCitizenResponseEncoded, ApiError> {
         caller::admit(request.context.as_ref())?;
         let consistency = consistency_of(request.consistency)?;
         let spec = self.partition_of("id", &request.id)?;
         let point = self.read_point(spec.id, consistency).await?;
-        let citizen = self.current_citizen(spec.id, &request.id)?;
-        Ok(pb::GetCitizenResponse {
-            revision: citizen.revision,
-            citizen: Some(citizen),
+        let citizen = self.groups.store.get_citizen_encoded(spec.id, &request.id)?.ok_or(ApiError::NotFound)?;
+        let header = pb::CitizenHeader::decode(citizen.as_slice()).map_err(|e| ApiError::Storage(invalid_data(e)))?;
+        if !header.replaced_by.is_empty() {
+            return Err(ApiError::IdReplaced { id: request.id, replaced_by: header.replaced_by });
+        }
+        Ok(pb::GetCitizenResponseEncoded {
+            citizen,
+            revision: header.revision,
             log_index: point.applied_index,
-            meta: Some(pb::ReadMeta {
-                partition_id: spec.id.0,
-                served_by: self.groups.node_id,
-                applied_index: point.applied_index,
-                read_index: point.read_index,
-            }),
+            meta: Some(self.read_meta(spec.id, point)),
         })
     }
 
-    async fn batch_get(&self, request: pb::BatchGetCitizensRequest) -> Result<pb::BatchGetCitizensResponse, ApiError> {
+    fn read_meta(&self, pid: PartitionId, point: ReadPoint) -> pb::ReadMeta {
+        pb::ReadMeta {
+            partition_id: pid.0,
+            served_by: self.groups.node_id,
+            applied_index: point.applied_index,
+            read_index: point.read_index,
+        }
+    }
+
+    /// `BatchGetCitizens`, answered with the records' stored bytes (see `service::encoded_reads`).
+    pub(super) async fn batch_get_encoded(
+        &self,
+        request: pb::BatchGetCitizensRequest,
+    ) -> Result<pb::BatchGetCitizensResponseEncoded, ApiError> {
         caller::admit(request.context.as_ref())?;
         let consistency = consistency_of(request.consistency)?;
         if request.ids.len() > BATCH_IDS_MAX {
@@ -92,21 +115,25 @@ impl RegistryService {
         let parts = by_partition.into_iter().map(|(pid, idxs)| {
             let ids: Vec<&str> = idxs.iter().map(|&i| request.ids[i].as_str()).collect();
             async move {
-                self.read_point(pid, consistency).await?;
-                let found = self.groups.store.multi_get_citizens(pid, &ids)?;
-                Ok::<_, ApiError>((idxs, found))
+                let point = self.read_point(pid, consistency).await?;
+                let found = self.groups.store.multi_get_citizens_encoded(pid, &ids)?;
+                Ok::<_, ApiError>((idxs, found, self.read_meta(pid, point)))
             }
         });
-        let mut results: Vec<pb::BatchGetResult> =
-            request.ids.iter().map(|id| pb::BatchGetResult { id: id.clone(), found: false, citizen: None }).collect();
+        let mut results: Vec<pb::BatchGetResultEncoded> = request
+            .ids
+            .iter()
+            .map(|id| pb::BatchGetResultEncoded { id: id.clone(), found: false, citizen: None, meta: None })
+            .collect();
         for part in futures::future::join_all(parts).await {
-            let (idxs, found) = part?;
+            let (idxs, found, meta) = part?;
             for (idx, citizen) in idxs.into_iter().zip(found) {
                 results[idx].found = citizen.is_some();
                 results[idx].citizen = citizen;
+                results[idx].meta = Some(meta);
             }
         }
-        Ok(pb::BatchGetCitizensResponse { results })
+        Ok(pb::BatchGetCitizensResponseEncoded { results })
     }
 
     fn partition_status(&self, spec: &PartitionSpec, group: Option<&Group>) -> pb::PartitionStatus {
@@ -169,18 +196,20 @@ impl RegistryService {
 
 #[tonic::async_trait]
 impl pb::registry_server::Registry for RegistryService {
+    /// Served by `encoded_reads` on a node; this decoded form is for callers of the trait itself.
     async fn get_citizen(
         &self,
         request: Request<pb::GetCitizenRequest>,
     ) -> Result<Response<pb::GetCitizenResponse>, Status> {
-        Ok(Response::new(self.get(request.into_inner()).await?))
+        Ok(Response::new(decoded_as(&self.get_encoded(request.into_inner()).await?)?))
     }
 
+    /// Served by `encoded_reads` on a node; this decoded form is for callers of the trait itself.
     async fn batch_get_citizens(
         &self,
         request: Request<pb::BatchGetCitizensRequest>,
     ) -> Result<Response<pb::BatchGetCitizensResponse>, Status> {
-        Ok(Response::new(self.batch_get(request.into_inner()).await?))
+        Ok(Response::new(decoded_as(&self.batch_get_encoded(request.into_inner()).await?)?))
     }
 
     async fn put_citizen(
