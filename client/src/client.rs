@@ -253,19 +253,17 @@ impl Client {
     /// Concurrent gets bound for the same node are sent together ([`ClientOptions::get_batches_in_flight`]); a
     /// get whose batch fails takes the routed path alone, with retries and leader hints.
     pub async fn get(&self, id: &str, consistency: Consistency) -> Result<Option<GetCitizenResponse>, ClientError> {
+        if self.options.get_batches_in_flight == 0 {
+            return self.get_routed(id, consistency).await;
+        }
         let started = Instant::now();
-        if self.options.get_batches_in_flight > 0 {
-            if let Some(answer) = self.get_coalesced(id, consistency).await {
-                return answer;
-            }
+        if let Some(answer) = self.get_coalesced(id, consistency).await {
+            return answer;
         }
+        // What the coalesced attempt used comes out of the call's deadline.
         let remaining = self.options.deadline.saturating_sub(started.elapsed());
-        if remaining < self.options.deadline {
-            // What the coalesced attempt used comes out of the call's deadline.
-            let options = ClientOptions { deadline: remaining, ..(*self.options).clone() };
-            return self.with_options(options).get_routed(id, consistency).await;
-        }
-        self.get_routed(id, consistency).await
+        let options = ClientOptions { deadline: remaining, ..(*self.options).clone() };
+        self.with_options(options).get_routed(id, consistency).await
     }
 
     /// A get as part of the next batch to the node serving `id`; `None` when that did not answer it (no usable
