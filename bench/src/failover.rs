@@ -184,6 +184,13 @@ mod tests {
 
     struct FakeWrite(Arc<Mutex<Option<Instant>>>);
 
+    /// A fake down for `down_for` after each kill, and the writes that see it.
+    fn fake(down_for: Duration, never_settles_after: Option<usize>) -> (Fake, Arc<FakeWrite>) {
+        let down_until = Arc::new(Mutex::new(None));
+        let write = Arc::new(FakeWrite(down_until.clone()));
+        (Fake { down_until, down_for, kills: 0, never_settles_after }, write)
+    }
+
     impl Operation for FakeWrite {
         async fn execute(&self, _: &mut rand::rngs::StdRng, _: usize, _: u64) -> Result<(), String> {
             tokio::time::sleep(Duration::from_millis(1)).await;
@@ -220,14 +227,8 @@ mod tests {
 
     #[tokio::test]
     async fn recovery_is_at_least_the_outage_and_counts_every_kill() {
-        let down_until = Arc::new(Mutex::new(None));
-        let mut fake = Fake {
-            down_until: down_until.clone(),
-            down_for: Duration::from_millis(150),
-            kills: 0,
-            never_settles_after: None,
-        };
-        let failover = measure(&mut fake, Arc::new(FakeWrite(down_until)), 3, settle_max(0)).await.unwrap();
+        let (mut fake, write) = fake(Duration::from_millis(150), None);
+        let failover = measure(&mut fake, write, 3, settle_max(0)).await.unwrap();
         assert_eq!(fake.kills, 3);
         assert_eq!(failover.recoveries_ms.len(), 3);
         assert!(failover.recoveries_ms.iter().all(|&ms| (150.0..1_000.0).contains(&ms)), "{failover:?}");
@@ -236,14 +237,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_member_that_never_rejoins_keeps_the_kills_measured_and_says_so() {
-        let down_until = Arc::new(Mutex::new(None));
-        let mut fake = Fake {
-            down_until: down_until.clone(),
-            down_for: Duration::from_millis(50),
-            kills: 0,
-            never_settles_after: Some(2),
-        };
-        let failover = measure(&mut fake, Arc::new(FakeWrite(down_until)), 10, settle_max(0)).await.unwrap();
+        let (mut fake, write) = fake(Duration::from_millis(50), Some(2));
+        let failover = measure(&mut fake, write, 10, settle_max(0)).await.unwrap();
         assert_eq!(fake.kills, 2, "no kill after the member failed to rejoin");
         assert_eq!(failover.recoveries_ms.len(), 2);
         let incomplete = failover.incomplete.expect("the run says the measurement stopped early");

@@ -137,12 +137,19 @@ async fn send(mut registry: RegistryClient<Channel>, batch: Vec<Pending>, consis
         tonic::Request::new(BatchGetCitizensRequest { ids, consistency: consistency.into(), context: Some(context) });
     request.set_timeout(timeout);
     let answer = match tokio::time::timeout(timeout, registry.batch_get_citizens(request)).await {
-        Ok(Ok(response)) => Ok(response.into_inner().results),
+        Ok(Ok(response)) => {
+            let results = response.into_inner().results;
+            if results.len() == batch.len() {
+                Ok(results)
+            } else {
+                Err(BatchFailed(format!("a batch of {} IDs got {} results", batch.len(), results.len())))
+            }
+        }
         Ok(Err(status)) => Err(BatchFailed(status.message().to_string())),
         Err(_) => Err(BatchFailed("attempt timed out".to_string())),
     };
     match answer {
-        Ok(results) if results.len() == batch.len() => {
+        Ok(results) => {
             for (pending, result) in batch.into_iter().zip(results) {
                 let answer = if result.id == pending.id {
                     Ok(result)
@@ -150,12 +157,6 @@ async fn send(mut registry: RegistryClient<Channel>, batch: Vec<Pending>, consis
                     Err(BatchFailed("a batch result answers another ID".to_string()))
                 };
                 let _ = pending.reply.send(answer);
-            }
-        }
-        Ok(results) => {
-            let failed = BatchFailed(format!("a batch of {} IDs got {} results", batch.len(), results.len()));
-            for pending in batch {
-                let _ = pending.reply.send(Err(failed.clone()));
             }
         }
         Err(failed) => {
