@@ -20,6 +20,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         // Shared, reference-counted buffers: a stored entry is sent to every follower without a copy.
         .bytes(".dancu.v1.AppendEntriesRequestEncoded.entries")
+        // A batch-get reply's records stay slices of the received buffer until the caller decodes them.
+        .bytes(".dancu.v1.BatchGetResultEncoded.citizen")
         .file_descriptor_set_path(&descriptor_path)
         .skip_protoc_run()
         .compile_fds(descriptors)?;

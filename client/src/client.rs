@@ -4,6 +4,7 @@
 //! in submodules by kind: `writes` (batch puts, life events, marriage, ID correction), `reads` (verification,
 //! scatter-gather queries) and `scan` (partition scans).
 
+mod encoded_reads;
 mod reads;
 mod scan;
 mod writes;
@@ -19,12 +20,13 @@ use std::time::{Duration, Instant};
 
 use dancu_proto::v1::registry_client::RegistryClient;
 use dancu_proto::v1::{
-    BatchGetCitizensRequest, BatchGetResult, CallerContext, Citizen, Consistency, GetCitizenRequest,
-    GetCitizenResponse, PutCitizenRequest, PutCitizenResponse, StatusRequest, StatusResponse, VerifyResult,
+    BatchGetResult, BatchGetResultEncoded, CallerContext, Citizen, Consistency, GetCitizenRequest, GetCitizenResponse,
+    PutCitizenRequest, PutCitizenResponse, StatusRequest, StatusResponse, VerifyResult,
 };
 use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status};
 
+use self::encoded_reads::EncodedRegistry;
 use crate::channels::Channels;
 use crate::coalescer::Coalescer;
 use crate::error::{classify, Disposition};
@@ -97,18 +99,16 @@ fn describe(status: &Status) -> String {
     text
 }
 
-/// One `BatchGetCitizens` attempt (the per-node and the per-partition paths send the same request).
-async fn send_batch_get(
-    mut registry: RegistryClient<Channel>,
-    ids: Vec<String>,
-    consistency: Consistency,
-    context: CallerContext,
-    timeout: Duration,
-) -> Result<Vec<BatchGetResult>, Status> {
-    let mut request =
-        Request::new(BatchGetCitizensRequest { ids, consistency: consistency.into(), context: Some(context) });
-    request.set_timeout(timeout);
-    registry.batch_get_citizens(request).await.map(|response| response.into_inner().results)
+/// What one attempt of a call talks to, built over the chosen node's channel: the generated `RegistryClient`,
+/// or a hand-made one for replies decoded in another form (`encoded_reads`).
+pub(crate) trait Stub {
+    fn over(channel: Channel) -> Self;
+}
+
+impl Stub for RegistryClient<Channel> {
+    fn over(channel: Channel) -> RegistryClient<Channel> {
+        RegistryClient::new(channel)
+    }
 }
 
 /// Runs one attempt with a hard upper bound on its duration.
@@ -124,7 +124,7 @@ pub(crate) trait BatchAnswer {
     fn answered_id(&self) -> &str;
 }
 
-impl BatchAnswer for BatchGetResult {
+impl BatchAnswer for BatchGetResultEncoded {
     fn answered_id(&self) -> &str {
         &self.id
     }
@@ -326,6 +326,17 @@ impl Client {
         ids: &[String],
         consistency: Consistency,
     ) -> Result<Vec<BatchGetResult>, ClientError> {
+        self.batch_get_encoded(ids, consistency).await?.into_iter().map(encoded_reads::decoded).collect()
+    }
+
+    /// [`Client::batch_get`] with each record as the node stored it: `citizen` holds an encoded [`Citizen`]
+    /// (`Citizen::decode(bytes)`), a slice of the received reply. For callers that forward records or read few of
+    /// them: decoding is most of a batch get's cost on the client.
+    pub async fn batch_get_encoded(
+        &self,
+        ids: &[String],
+        consistency: Consistency,
+    ) -> Result<Vec<BatchGetResultEncoded>, ClientError> {
         if ids.len() > BATCH_IDS_MAX {
             return Err(ClientError::invalid("ids", format!("{} IDs, at most {BATCH_IDS_MAX} per batch", ids.len())));
         }
@@ -333,8 +344,8 @@ impl Client {
         let send_to = |addr: String, group_ids: Vec<String>| {
             let request_id = &request_id;
             async move {
-                self.attempt_at(&addr, request_id, |registry, context, timeout| {
-                    send_batch_get(registry, group_ids, consistency, context, timeout)
+                self.attempt_at(&addr, request_id, |registry: EncodedRegistry, context, timeout| {
+                    registry.batch_get(group_ids, consistency, context, timeout)
                 })
                 .await
             }
@@ -560,13 +571,14 @@ impl Client {
     }
 
     /// One attempt of `call` at the node at `addr`, no retry (the batch machinery falls back per partition).
-    async fn attempt_at<T, F, Fut>(&self, addr: &str, request_id: &str, call: F) -> Result<T, ClientError>
+    async fn attempt_at<S, T, F, Fut>(&self, addr: &str, request_id: &str, call: F) -> Result<T, ClientError>
     where
-        F: FnOnce(RegistryClient<Channel>, CallerContext, Duration) -> Fut,
+        S: Stub,
+        F: FnOnce(S, CallerContext, Duration) -> Fut,
         Fut: Future<Output = Result<T, Status>>,
     {
         let timeout = self.options.rpc_timeout.min(self.options.deadline);
-        let registry = RegistryClient::new(self.inner.channels.get(addr)?);
+        let registry = S::over(self.inner.channels.get(addr)?);
         bounded(timeout, call(registry, self.context(request_id), timeout))
             .await
             .map_err(|status| ClientError::Unavailable { message: status.message().to_string() })
@@ -577,12 +589,11 @@ impl Client {
         ids: Vec<String>,
         consistency: Consistency,
         request_id: &str,
-    ) -> Result<Vec<BatchGetResult>, ClientError> {
+    ) -> Result<Vec<BatchGetResultEncoded>, ClientError> {
         assert!(!ids.is_empty(), "a batch group holds at least one ID");
-        let routing_id = ids[0].clone();
-        let target = target_for(consistency);
-        self.execute(&routing_id, "ids", target, request_id, |registry, context, timeout| {
-            send_batch_get(registry, ids.clone(), consistency, context, timeout)
+        let route = Route::Id { id: &ids[0], field: "ids", target: target_for(consistency) };
+        self.execute_routed(route, request_id, |registry: EncodedRegistry, context, timeout| {
+            registry.batch_get(ids.clone(), consistency, context, timeout)
         })
         .await
     }
@@ -689,9 +700,15 @@ impl Client {
     /// The retry loop every call runs: pick a node for the route, attempt, and act on the error contract (follow
     /// leader hints, back off on transient errors, avoid unreachable nodes) until success, a final error, or the
     /// deadline. `call` builds and sends one attempt; it gets the caller context and the attempt's timeout.
-    async fn execute_routed<T, F, Fut>(&self, route: Route<'_>, request_id: &str, mut call: F) -> Result<T, ClientError>
+    async fn execute_routed<S, T, F, Fut>(
+        &self,
+        route: Route<'_>,
+        request_id: &str,
+        mut call: F,
+    ) -> Result<T, ClientError>
     where
-        F: FnMut(RegistryClient<Channel>, CallerContext, Duration) -> Fut,
+        S: Stub,
+        F: FnMut(S, CallerContext, Duration) -> Fut,
         Fut: Future<Output = Result<T, Status>>,
     {
         let started = Instant::now();
@@ -726,7 +743,7 @@ impl Client {
             };
             let timeout = self.options.rpc_timeout.min(remaining);
             let context = self.context(request_id);
-            let registry = RegistryClient::new(self.inner.channels.get(&addr)?);
+            let registry = S::over(self.inner.channels.get(&addr)?);
             n_attempts += 1;
             let status = match bounded(timeout, call(registry, context, timeout)).await {
                 Ok(value) => {
@@ -825,8 +842,8 @@ impl Client {
 mod tests {
     use super::*;
 
-    fn result(id: &str, found: bool) -> BatchGetResult {
-        BatchGetResult { id: id.to_string(), found, citizen: None, meta: None }
+    fn result(id: &str, found: bool) -> BatchGetResultEncoded {
+        BatchGetResultEncoded { id: id.to_string(), found, citizen: None, meta: None }
     }
 
     fn ids(list: &[&str]) -> Vec<String> {
@@ -857,7 +874,7 @@ mod tests {
         assert!(reassemble(&ids, swapped).is_err());
         let missing = vec![(vec![0], vec![result("001000000001", true)])];
         assert!(reassemble(&ids, missing).is_err());
-        assert_eq!(reassemble::<BatchGetResult>(&[], vec![]), Ok(vec![]));
+        assert_eq!(reassemble::<BatchGetResultEncoded>(&[], vec![]), Ok(vec![]));
     }
 
     #[test]

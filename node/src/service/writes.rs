@@ -94,7 +94,7 @@ impl RegistryService {
             if !seen.insert(citizen.id.as_str()) {
                 return Err(ApiError::invalid(&format!("{path}.id"), "appears twice in the batch"));
             }
-            let spec = self.partition_of(&format!("{path}.id"), &citizen.id)?;
+            let spec = self.partition_of(format_args!("{path}.id"), &citizen.id)?;
             if *pid.get_or_insert(spec.id) != spec.id {
                 return Err(ApiError::invalid(
                     "citizens",
