@@ -69,9 +69,16 @@ pub async fn run(options: CompareOptions) -> Result<Results, CompareError> {
         ..Results::default()
     };
 
-    results.dancu = measure_dancu(plan, &node_bin, &work.path().join("dancu"), &population, &keys).await?;
-    results.etcd =
-        measure_etcd(plan, options.etcd_bin.as_deref(), &work.path().join("etcd"), &population, &ids).await?;
+    // Member logs outlive the run (failures and slow failovers are read from them), also when a phase fails.
+    let logs = options.out_dir.join("logs");
+    let dancu_dir = work.path().join("dancu");
+    let dancu = measure_dancu(plan, &node_bin, &dancu_dir, &logs, &population, &keys).await;
+    keep_logs(&dancu_dir, &logs, "dancu")?;
+    results.dancu = dancu?;
+    let etcd_dir = work.path().join("etcd");
+    let etcd = measure_etcd(plan, options.etcd_bin.as_deref(), &etcd_dir, &population, &ids).await;
+    keep_logs(&etcd_dir, &logs, "etcd")?;
+    results.etcd = etcd?;
     results.ceilings = measure_ceilings(plan, &bench_exe, &work.path().join("rocksdb"), &population, &keys).await?;
     results.ratios = ratios(&results);
     results.goals = goals(&results);
@@ -158,6 +165,7 @@ async fn measure_dancu(
     plan: &ComparePlan,
     node_bin: &Path,
     dir: &Path,
+    logs: &Path,
     population: &Population,
     keys: &Arc<KeySet>,
 ) -> Result<SystemResults, CompareError> {
@@ -190,8 +198,31 @@ async fn measure_dancu(
     summarize(&mut system, "stale");
     // The nodes are gone once dropped; their data (gigabytes at 1M records) must not crowd etcd's disk.
     drop(dancu);
+    keep_logs(dir, logs, "dancu")?;
     std::fs::remove_dir_all(dir).map_err(|source| CompareError::io(format!("removing {}", dir.display()), source))?;
     Ok(system)
+}
+
+/// Copies the `*.log` files directly in `from` (one per member) to `to`, each name prefixed with `system-` unless
+/// it starts with it already; nothing when `from` is gone.
+fn keep_logs(from: &Path, to: &Path, system: &str) -> Result<(), CompareError> {
+    let Ok(entries) = std::fs::read_dir(from) else {
+        return Ok(());
+    };
+    let io = |what: &str, path: &Path| {
+        let what = format!("{what} {}", path.display());
+        move |source| CompareError::io(what, source)
+    };
+    std::fs::create_dir_all(to).map_err(io("creating", to))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|ext| ext == "log") {
+            let file_name = entry.file_name().to_string_lossy().into_owned();
+            let name = if file_name.starts_with(system) { file_name } else { format!("{system}-{file_name}") };
+            std::fs::copy(&path, to.join(name)).map_err(io("copying", &path))?;
+        }
+    }
+    Ok(())
 }
 
 async fn measure_etcd(
@@ -361,6 +392,27 @@ fn machine() -> Machine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn member_logs_are_kept_and_nothing_else() {
+        let work = tempfile::tempdir().expect("tempdir");
+        std::fs::write(work.path().join("node-1.log"), "started").expect("log");
+        std::fs::write(work.path().join("config.toml"), "x").expect("config");
+        std::fs::create_dir(work.path().join("node-1")).expect("data dir");
+        let out = work.path().join("out/logs");
+        keep_logs(work.path(), &out, "dancu").expect("kept");
+        let kept: Vec<String> = std::fs::read_dir(&out)
+            .expect("logs dir")
+            .map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(kept, vec!["dancu-node-1.log".to_string()]);
+        assert_eq!(std::fs::read_to_string(out.join("dancu-node-1.log")).expect("copy"), "started");
+        // A work directory already removed keeps nothing and is no error.
+        keep_logs(&work.path().join("gone"), &out, "etcd").expect("nothing to keep");
+        std::fs::write(work.path().join("etcd-m1.log"), "member").expect("etcd log");
+        keep_logs(work.path(), &out, "etcd").expect("kept");
+        assert!(out.join("etcd-m1.log").exists(), "a name that says its system keeps it");
+    }
 
     fn run(workload: &str, consistency: Option<&str>, concurrency: usize, batch: usize, ops_per_s: f64) -> BenchResult {
         BenchResult {

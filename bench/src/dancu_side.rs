@@ -202,8 +202,12 @@ impl FailoverTarget for DancuFailover<'_> {
         Ok(self.cluster.restart(member as u64)?)
     }
 
+    /// Leaders agreed and the restarted node caught up: a kill before it has would be a second fault while the
+    /// first is still being repaired (its groups just started, behind in their logs), not a single failover.
     async fn wait_settled(&mut self, time_max: Duration) -> Result<(), CompareError> {
-        Ok(self.cluster.wait_healthy(time_max).await?)
+        let started = std::time::Instant::now();
+        self.cluster.wait_healthy(time_max).await?;
+        Ok(self.cluster.wait_caught_up(time_max.saturating_sub(started.elapsed())).await?)
     }
 }
 

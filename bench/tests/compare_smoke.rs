@@ -43,6 +43,11 @@ fn check_results(out: &Path) {
     assert!(number(&results, &["ceilings", "rocksdb_get_per_s"]) > 0.0);
     assert_eq!(results["goals"].as_array().map(Vec::len), Some(7));
 
+    for member in ["dancu-node-1.log", "etcd-m1.log"] {
+        let log = std::fs::metadata(out.join("logs").join(member)).unwrap_or_else(|error| panic!("{member}: {error}"));
+        assert!(log.len() > 0, "{member} is empty");
+    }
+
     let report = std::fs::read_to_string(out.join("report.md")).expect("report.md");
     assert!(report.contains("etcd") && report.contains("linearizable get"), "{report}");
     for plot in ["throughput_vs_concurrency.svg", "latency_cdf.svg"] {

@@ -473,6 +473,20 @@ impl LocalCluster {
         verdict
     }
 
+    /// Waits until every running replica has applied what its partition's leader had applied when the wait
+    /// began (after [`LocalCluster::wait_healthy`]): a restarted node has caught up, not only learnt the leaders.
+    pub async fn wait_caught_up(&self, timeout: Duration) -> Result<(), HarnessError> {
+        let targets = health::leader_applied(&self.observe().await);
+        poll_until(timeout, "every replica to apply what its leader had applied", || async {
+            let problems = health::catch_up_problems(&targets, &self.observe().await);
+            if problems.is_empty() {
+                return Ok(());
+            }
+            Err(health::summarize(&problems))
+        })
+        .await
+    }
+
     /// A node the harness believes running whose process has exited, as an error quoting its log.
     fn exited_node(&self) -> Option<HarnessError> {
         self.nodes.iter().filter(|node| node.state() == NodeState::Running).find_map(|node| {

@@ -3,6 +3,8 @@
 //!
 //! Healthy means: every running node answers Status; every partition a running node hosts has a leader in that
 //! node's view; all running nodes name the same leader for a partition; that leader is running and says it leads.
+//! Caught up (asked after a restart) means more: every replica has applied what its partition's leader had
+//! applied when the wait began, so a restarted node holds current logs, not only a leader's name.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -28,6 +30,8 @@ pub enum Problem {
     LeaderNotRunning { partition: u32, leader: u64 },
     /// The named leader answered, but does not report itself as leader.
     LeaderDoesNotLead { partition: u32, leader: u64, role: String },
+    /// A replica has not yet applied the index its leader had applied.
+    Behind { partition: u32, node: u64, applied: u64, target: u64 },
 }
 
 impl fmt::Display for Problem {
@@ -47,6 +51,9 @@ impl fmt::Display for Problem {
             }
             Problem::LeaderDoesNotLead { partition, leader, role } => {
                 write!(f, "partition {partition}: named leader {leader} says it is {role:?}")
+            }
+            Problem::Behind { partition, node, applied, target } => {
+                write!(f, "partition {partition}: node {node} has applied {applied} of its leader's {target}")
             }
         }
     }
@@ -104,6 +111,44 @@ fn partition_problems(partition: u32, views: &[View<'_>], running: &[u64]) -> Ve
     if let Some(own) = views.iter().find(|view| view.node == leader) {
         if own.role != "leader" {
             found.push(Problem::LeaderDoesNotLead { partition, leader, role: own.role.to_string() });
+        }
+    }
+    found
+}
+
+/// What each partition's leader has applied (partition id -> index), from the nodes that say they lead; when two
+/// do (one deposed, not yet told), the higher term's.
+pub fn leader_applied(observations: &[Observation]) -> BTreeMap<u32, u64> {
+    let mut leaders: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
+    for (_, answer) in observations {
+        let Ok(status) = answer else { continue };
+        for partition in status.partitions.iter().filter(|partition| partition.local_role == "leader") {
+            let seen = leaders.entry(partition.id).or_insert((partition.term, partition.last_applied));
+            if partition.term > seen.0 {
+                *seen = (partition.term, partition.last_applied);
+            }
+        }
+    }
+    leaders.into_iter().map(|(partition, (_, applied))| (partition, applied)).collect()
+}
+
+/// Every replica that has not applied `targets[partition]` yet, and every node that did not answer.
+pub fn catch_up_problems(targets: &BTreeMap<u32, u64>, observations: &[Observation]) -> Vec<Problem> {
+    let mut found = Vec::new();
+    for (node, answer) in observations {
+        let status = match answer {
+            Ok(status) => status,
+            Err(error) => {
+                found.push(Problem::NoAnswer { node: *node, error: error.clone() });
+                continue;
+            }
+        };
+        for partition in status.partitions.iter().filter(|partition| hosts(*node, partition)) {
+            let Some(&target) = targets.get(&partition.id) else { continue };
+            if partition.last_applied < target {
+                let (applied, partition) = (partition.last_applied, partition.id);
+                found.push(Problem::Behind { partition, node: *node, applied, target });
+            }
         }
     }
     found
@@ -192,6 +237,42 @@ mod tests {
         }
         let silent = (2, Err("connection refused".to_string()));
         check(&[1, 2], &[absent, silent], &[Problem::NoAnswer { node: 2, error: "connection refused".to_string() }]);
+    }
+
+    /// `status` with `(term, last_applied)` set per partition, in order.
+    fn applied(mut observation: Observation, indexes: &[(u64, u64)]) -> Observation {
+        if let Ok(answer) = &mut observation.1 {
+            for (partition, &(term, last_applied)) in answer.partitions.iter_mut().zip(indexes) {
+                partition.term = term;
+                partition.last_applied = last_applied;
+            }
+        }
+        observation
+    }
+
+    #[test]
+    fn a_replica_is_caught_up_once_it_applied_what_its_leader_had() {
+        let before = [
+            applied(status(1, &[(100, Some(1), "leader"), (200, Some(2), "follower")]), &[(3, 50), (2, 7)]),
+            applied(status(2, &[(100, Some(1), "follower"), (200, Some(2), "leader")]), &[(3, 41), (2, 9)]),
+            // A deposed leader not yet told: the higher term's leader sets the target.
+            applied(status(3, &[(100, Some(3), "leader")]), &[(2, 60)]),
+        ];
+        let targets = leader_applied(&before);
+        assert_eq!(targets, BTreeMap::from([(100, 50), (200, 9)]));
+        let expected = vec![
+            Problem::Behind { partition: 200, node: 1, applied: 7, target: 9 },
+            Problem::Behind { partition: 100, node: 2, applied: 41, target: 50 },
+        ];
+        assert_eq!(catch_up_problems(&targets, &before[..2]), expected);
+        let after = [
+            applied(status(1, &[(100, Some(1), "leader"), (200, Some(2), "follower")]), &[(3, 55), (2, 9)]),
+            applied(status(2, &[(100, Some(1), "follower"), (200, Some(2), "leader")]), &[(3, 50), (2, 12)]),
+        ];
+        assert_eq!(catch_up_problems(&targets, &after), vec![]);
+        let silent = (2, Err("connection refused".to_string()));
+        let problems = catch_up_problems(&targets, &[after[0].clone(), silent]);
+        assert_eq!(problems, vec![Problem::NoAnswer { node: 2, error: "connection refused".to_string() }]);
     }
 
     #[test]
