@@ -110,10 +110,11 @@ pub struct PlacementConfig {
     pub preferred_leader: Option<NodeId>,
 }
 
-/// `[raft]`: defaults are tuned for one datacenter on a loaded 2-core machine. A dead leader is replaced about
-/// `election_timeout_ms_max` after its last heartbeat (followers refuse votes while its lease, that long, runs),
-/// so the bound is what sets failover time; openraft's own 150–300 ms causes needless elections on a busy box,
-/// 300–600 ms keeps failover under a second. Across datacenters use longer values (examples/national.toml).
+/// `[raft]`: defaults are tuned for one datacenter on a loaded 2-core machine. A follower campaigns once the dead
+/// leader's lease (`election_timeout_ms_max`) and then its own randomized election timeout have passed without a
+/// heartbeat (openraft: 600–800 ms with the defaults), so both bounds set failover time; openraft's own 150–300 ms
+/// causes needless elections on a busy box. A (pre-)vote request times out after `election_timeout_ms_min`.
+/// Across datacenters use longer values (examples/national.toml).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RaftConfig {

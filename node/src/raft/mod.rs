@@ -18,7 +18,7 @@ use crate::limits::APPEND_ENTRIES_MAX;
 
 /// openraft's configuration for one group, from the cluster's `[raft]` section.
 ///
-/// Timeouts come from the configuration (defaults: heartbeat 100 ms, election 300–600 ms, see
+/// Timeouts come from the configuration (defaults: heartbeat 100 ms, election 200–400 ms, see
 /// `RaftConfig`). The leader lease openraft derives from them (`election_timeout_max`) bounds
 /// how long a lease read may trust a quorum acknowledgement.
 pub fn group_config(
