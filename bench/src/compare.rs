@@ -72,8 +72,13 @@ pub async fn run(options: CompareOptions) -> Result<Results, CompareError> {
     // Member logs outlive the run (failures and slow failovers are read from them), also when a phase fails.
     let logs = options.out_dir.join("logs");
     let dancu_dir = work.path().join("dancu");
-    let dancu = measure_dancu(plan, &node_bin, &dancu_dir, &logs, &population, &keys).await;
+    let dancu = measure_dancu(plan, &node_bin, &dancu_dir, &population, &keys).await;
     keep_logs(&dancu_dir, &logs, "dancu")?;
+    // The nodes stopped when `measure_dancu` returned; their data (gigabytes at 1M records) must not crowd etcd's disk.
+    if dancu_dir.exists() {
+        std::fs::remove_dir_all(&dancu_dir)
+            .map_err(|source| CompareError::io(format!("removing {}", dancu_dir.display()), source))?;
+    }
     results.dancu = dancu?;
     let etcd_dir = work.path().join("etcd");
     let etcd = measure_etcd(plan, options.etcd_bin.as_deref(), &etcd_dir, &population, &ids).await;
@@ -165,7 +170,6 @@ async fn measure_dancu(
     plan: &ComparePlan,
     node_bin: &Path,
     dir: &Path,
-    logs: &Path,
     population: &Population,
     keys: &Arc<KeySet>,
 ) -> Result<SystemResults, CompareError> {
@@ -196,10 +200,6 @@ async fn measure_dancu(
     system.failover = crate::failover::measure(&mut target, writes, plan.failover_kills, settle).await?;
     eprintln!("dancu: failover {:?} ms", system.failover.recoveries_ms.iter().map(|ms| ms.round()).collect::<Vec<_>>());
     summarize(&mut system, "stale");
-    // The nodes are gone once dropped; their data (gigabytes at 1M records) must not crowd etcd's disk.
-    drop(dancu);
-    keep_logs(dir, logs, "dancu")?;
-    std::fs::remove_dir_all(dir).map_err(|source| CompareError::io(format!("removing {}", dir.display()), source))?;
     Ok(system)
 }
 
