@@ -84,7 +84,7 @@ pub async fn run(options: CompareOptions) -> Result<Results, CompareError> {
     let etcd = measure_etcd(plan, options.etcd_bin.as_deref(), &etcd_dir, &population, &ids).await;
     keep_logs(&etcd_dir, &logs, "etcd")?;
     results.etcd = etcd?;
-    results.ceilings = measure_ceilings(plan, &bench_exe, &work.path().join("rocksdb"), &population, &keys).await?;
+    results.ceilings = measure_ceilings(plan, &bench_exe, work.path(), &population, &keys).await?;
     results.ratios = ratios(&results);
     results.goals = goals(&results);
     crate::report::write_all(&results, &options.out_dir)?;
@@ -262,10 +262,13 @@ async fn measure_etcd(
     Ok(system)
 }
 
+/// Request/reply round trips of a put replicated without batching: client to leader, leader to each follower.
+const UNBATCHED_PUT_ROUND_TRIPS: f64 = 3.0;
+
 async fn measure_ceilings(
     plan: &ComparePlan,
     bench_exe: &Path,
-    rocksdb_dir: &Path,
+    work_dir: &Path,
     population: &Population,
     keys: &Arc<KeySet>,
 ) -> Result<Ceilings, CompareError> {
@@ -291,7 +294,7 @@ async fn measure_ceilings(
     }
     let threads = std::thread::available_parallelism().map_or(2, usize::from);
     let storage = tokio::task::block_in_place(|| {
-        crate::ceiling::storage::measure(rocksdb_dir, population, threads, plan.duration)
+        crate::ceiling::storage::measure(&work_dir.join("rocksdb"), population, threads, plan.duration)
     })?;
     eprintln!(
         "ceilings: rocksdb {:.0} gets/s, multi_get {:.0} keys/s ({threads} threads)",
@@ -300,6 +303,15 @@ async fn measure_ceilings(
     ceilings.rocksdb_get_per_s = storage.get_per_s;
     ceilings.rocksdb_multi_get_keys_per_s = storage.multi_get_keys_per_s;
     ceilings.rocksdb_records = storage.records;
+    ceilings.unbatched_replicated_put_ops_per_s = ceilings.echo_ops_per_s / UNBATCHED_PUT_ROUND_TRIPS;
+    let import_dir = work_dir.join("rocksdb-import");
+    let import = tokio::task::block_in_place(|| crate::ceiling::import_writes::measure(&import_dir, population))?;
+    eprintln!(
+        "ceilings: rocksdb import writes {:.0} records/s ({} records, {} replicas at once)",
+        import.records_per_s, import.records, import.replicas
+    );
+    ceilings.rocksdb_import_records_per_s = import.records_per_s;
+    ceilings.rocksdb_import_records = import.records;
     Ok(ceilings)
 }
 
@@ -320,6 +332,8 @@ fn ratios(results: &Results) -> Ratios {
         put_vs_etcd: ratio(dancu.put_ops_per_s, etcd.put_ops_per_s),
         batch_get_vs_etcd: ratio(dancu.batch_get_keys_per_s, etcd.batch_get_keys_per_s),
         load_vs_etcd: ratio(dancu.load.records_per_s, etcd.load.records_per_s),
+        put_vs_unbatched_put_ceiling: ratio(dancu.put_ops_per_s, results.ceilings.unbatched_replicated_put_ops_per_s),
+        load_vs_import_write_ceiling: ratio(dancu.load.records_per_s, results.ceilings.rocksdb_import_records_per_s),
     }
 }
 
@@ -484,5 +498,19 @@ mod tests {
             ]
         );
         assert_eq!(goals[0].measured, 6.0);
+    }
+
+    #[test]
+    fn write_figures_are_read_against_their_ceilings() {
+        let mut results = Results::default();
+        results.ceilings.echo_ops_per_s = 90_000.0;
+        results.ceilings.unbatched_replicated_put_ops_per_s = 90_000.0 / UNBATCHED_PUT_ROUND_TRIPS;
+        results.ceilings.rocksdb_import_records_per_s = 80_000.0;
+        results.dancu.put_ops_per_s = 3_000.0;
+        results.dancu.load.records_per_s = 20_000.0;
+        let ratios = ratios(&results);
+        assert_eq!((ratios.put_vs_unbatched_put_ceiling, ratios.load_vs_import_write_ceiling), (0.1, 0.25));
+        // No ceiling measured (a failed phase): no ratio rather than infinity.
+        assert_eq!(super::ratios(&Results::default()).load_vs_import_write_ceiling, 0.0);
     }
 }

@@ -106,6 +106,16 @@ pub struct Ceilings {
     /// Raw RocksDB `multi_get` of 100 keys, keys per second.
     pub rocksdb_multi_get_keys_per_s: f64,
     pub rocksdb_records: u64,
+    /// Raw RocksDB writing what three replicas store for an import of the same records (at most 1M), all three
+    /// at once: records per second, the ceiling of the load rate (`ceiling::import_writes`).
+    #[serde(default)]
+    pub rocksdb_import_records_per_s: f64,
+    #[serde(default)]
+    pub rocksdb_import_records: u64,
+    /// `echo_ops_per_s` ÷ 3: a put replicated without batching needs three request/reply round trips (client to
+    /// leader, leader to each of two followers), so no unbatched put rate on this machine can exceed it.
+    #[serde(default)]
+    pub unbatched_replicated_put_ops_per_s: f64,
     /// Every echo run of the sweep.
     pub runs: Vec<BenchResult>,
 }
@@ -135,6 +145,12 @@ pub struct Ratios {
     pub batch_get_vs_etcd: f64,
     /// dancu load records/s ÷ etcd's.
     pub load_vs_etcd: f64,
+    /// dancu put ops/s ÷ `ceilings.unbatched_replicated_put_ops_per_s`.
+    #[serde(default)]
+    pub put_vs_unbatched_put_ceiling: f64,
+    /// dancu load records/s ÷ `ceilings.rocksdb_import_records_per_s`.
+    #[serde(default)]
+    pub load_vs_import_write_ceiling: f64,
 }
 
 /// One goal of the benchmark issue, checked against this run.

@@ -72,8 +72,9 @@ pub(super) fn headline_rows(results: &Results) -> Vec<Row> {
             etcd.get_serializable.p99_ms,
         )
         .ceilings(Some(echo.p99_ms), None),
+        // A put's RPC ceiling is the echo rate over the three round trips of an unbatched replicated write.
         Row::new("put, ops/s", Unit::PerSecond, dancu.put_ops_per_s, etcd.put_ops_per_s)
-            .ceilings(Some(ceilings.echo_ops_per_s), None),
+            .ceilings(Some(ceilings.unbatched_replicated_put_ops_per_s), None),
         Row::new("put p99, ms", Unit::Ms, dancu.put.p99_ms, etcd.put.p99_ms).ceilings(Some(echo.p99_ms), None),
     ];
     rows.extend(batch_rows(results));
@@ -81,7 +82,8 @@ pub(super) fn headline_rows(results: &Results) -> Vec<Row> {
         Row::new("failover p50, ms", Unit::Ms, dancu.failover_p50_ms, etcd.failover_p50_ms),
         Row::new("failover p99, ms", Unit::Ms, dancu.failover_p99_ms, etcd.failover_p99_ms),
         Row::new("largest node RSS, MiB", Unit::Mib, dancu.rss_mib, etcd.rss_mib),
-        Row::new("load, records/s", Unit::PerSecond, dancu.load.records_per_s, etcd.load.records_per_s),
+        Row::new("load, records/s", Unit::PerSecond, dancu.load.records_per_s, etcd.load.records_per_s)
+            .ceilings(None, Some(ceilings.rocksdb_import_records_per_s)),
     ]);
     rows
 }
