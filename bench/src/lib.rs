@@ -4,11 +4,12 @@
 //! A run ([`compare::run`]) loads the same synthetic citizens into a fresh local 3-node dancu cluster and a
 //! fresh local 3-node etcd 3.4 cluster, drives the same closed-loop workloads against both at each concurrency
 //! level ([`dancu_client::bench::measure`]: same loop, same histograms), measures the RPC ceiling (a tonic
-//! echo server in its own process) and the storage ceiling (raw RocksDB gets), kills leaders under write load,
-//! and writes `results.json`, `report.md` and SVG plots.
+//! echo server in its own process) and the storage ceilings (raw RocksDB gets; raw RocksDB writing what three
+//! replicas store for the same import), kills leaders under write load, and writes `results.json`, `report.md`
+//! and SVG plots.
 //!
 //! Codemap: [`plan`] (what a mode runs), [`dancu_side`] and [`etcd`] (one system each: cluster, load,
-//! workloads, failover target), [`ceiling`] (echo, RocksDB), [`failover`] (the kill-and-wait measurement both
+//! workloads, failover target), [`ceiling`] (echo, RocksDB reads and import writes), [`failover`] (the kill-and-wait measurement both
 //! systems share), [`results`] (the JSON schema), [`report`] (markdown and plots), [`compare`] (the run).
 //!
 //! Architecture Invariant: every figure compared is measured in the same run, by the same loop code, on the

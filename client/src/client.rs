@@ -26,7 +26,7 @@ use dancu_proto::v1::{
 use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status};
 
-use self::encoded_reads::EncodedRegistry;
+pub(crate) use self::encoded_reads::EncodedRegistry;
 use crate::channels::Channels;
 use crate::coalescer::Coalescer;
 use crate::error::{classify, Disposition};
@@ -285,6 +285,10 @@ impl Client {
                 return None;
             }
         };
+        let result = match encoded_reads::decoded(result) {
+            Ok(result) => result,
+            Err(error) => return Some(Err(error)),
+        };
         Some(match result.citizen {
             Some(citizen) if !citizen.replaced_by.is_empty() => {
                 Err(ClientError::IdReplaced { id: id.to_string(), replaced_by: citizen.replaced_by })
@@ -319,8 +323,9 @@ impl Client {
     }
 
     /// Up to [`BATCH_IDS_MAX`] citizens; one result per ID, in request order (duplicates allowed). IDs are grouped
-    /// by the node that serves their partition and each node gets one request, concurrently (a node that cannot
-    /// answer for all of its part is retried per partition); the whole is not a cross-partition snapshot.
+    /// by the node that serves their partition and each node gets one request, concurrently, shared with other
+    /// batch gets and gets to that node asked meanwhile ([`ClientOptions::get_batches_in_flight`]); a node that
+    /// cannot answer for all of its part is retried per partition. The whole is not a cross-partition snapshot.
     pub async fn batch_get(
         &self,
         ids: &[String],
@@ -344,6 +349,18 @@ impl Client {
         let send_to = |addr: String, group_ids: Vec<String>| {
             let request_id = &request_id;
             async move {
+                if self.options.get_batches_in_flight > 0 {
+                    // Concurrent batch gets to this node travel together (one linearizer round per partition and
+                    // one request for all of them); a failure falls back per partition, with retries.
+                    let timeout = self.options.rpc_timeout.min(self.options.deadline);
+                    let channel = self.inner.channels.get(&addr)?;
+                    let coalescer = &self.inner.coalescer;
+                    let purpose = &self.options.purpose;
+                    return coalescer
+                        .get_many(|| channel, &addr, consistency, purpose, group_ids, timeout)
+                        .await
+                        .map_err(|failed| ClientError::Unavailable { message: failed.to_string() });
+                }
                 self.attempt_at(&addr, request_id, |registry: EncodedRegistry, context, timeout| {
                     registry.batch_get(group_ids, consistency, context, timeout)
                 })

@@ -1,27 +1,29 @@
-//! Concurrent point reads bound for the same node travel together as one `BatchGetCitizens`.
+//! Concurrent reads bound for the same node travel together as one `BatchGetCitizens`.
 //!
-//! Each (node, consistency, purpose) has a queue and a dispatcher task. The dispatcher keeps at most
-//! `in_flight_max` batches on the wire; whenever one is free it takes every read queued meanwhile (up to
-//! [`BATCH_IDS_MAX`]) and sends them as one request. An idle node therefore gets a lone read at once, a busy
-//! one gets fewer, bigger requests: per-request costs (HTTP/2 frames, syscalls, task wake-ups) are paid once per
-//! batch instead of once per read, which is where a small read's time goes.
+//! Each (node, consistency, purpose) has a queue and a dispatcher task. A queued unit is one get's ID or one
+//! node's part of a batch get. The dispatcher keeps at most `in_flight_max` requests on the wire; whenever one is
+//! free it takes every unit queued meanwhile (up to [`BATCH_IDS_MAX`] IDs in all) and sends them as one request.
+//! An idle node therefore gets a lone read at once, a busy one gets fewer, bigger requests: per-request costs
+//! (HTTP/2 frames, syscalls, task wake-ups, and on the node one linearizer round per partition) are paid once per
+//! request instead of once per caller, which is where a small read's time goes. (TiKV's clients merge concurrent
+//! requests to a store the same way.)
 //!
-//! Each read stays linearizable: its batch is sent after the read was asked for and answered before the read
-//! returns, so the server's linearized read point falls inside the read's own interval.
+//! Each read stays linearizable: its request is sent after the read was asked for and answered before the read
+//! returns, so the server's linearized read point falls inside the read's own interval. Records come back as the
+//! node stored them (`BatchGetResultEncoded`); whoever needs a decoded record decodes its own.
 //!
-//! A batch that fails for any reason (a leader moved, a node died, a deadline) is reported to each waiting read,
-//! which then takes the ordinary routed path with its retries and leader hints; the coalescer never retries.
+//! A request that fails for any reason (a leader moved, a node died, a deadline) is reported to each waiting
+//! unit, which then takes the ordinary routed path with its retries and leader hints; the coalescer never retries.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use dancu_proto::v1::registry_client::RegistryClient;
-use dancu_proto::v1::{BatchGetCitizensRequest, BatchGetResult, CallerContext, Consistency};
+use dancu_proto::v1::{BatchGetResultEncoded, CallerContext, Consistency};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tonic::transport::Channel;
 
-use crate::client::BATCH_IDS_MAX;
+use crate::client::{EncodedRegistry, BATCH_IDS_MAX};
 
 /// Why a coalesced read did not get its answer; the read falls back to the routed path.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,12 +37,12 @@ struct QueueKey {
     purpose: String,
 }
 
-/// One read waiting for its batch.
+/// One unit of reads waiting for its request: at most [`BATCH_IDS_MAX`] IDs, answered in order.
 struct Pending {
-    id: String,
-    /// The reader gives up at this instant; the batch's timeout covers the latest reader.
+    ids: Vec<String>,
+    /// The reader gives up at this instant; the request's timeout covers the latest reader.
     deadline: Instant,
-    reply: oneshot::Sender<Result<BatchGetResult, BatchFailed>>,
+    reply: oneshot::Sender<Result<Vec<BatchGetResultEncoded>, BatchFailed>>,
 }
 
 /// The queues of one client (shared by its clones).
@@ -55,7 +57,7 @@ impl Coalescer {
         Coalescer { in_flight_max: in_flight_max.max(1), queues: Mutex::new(HashMap::new()) }
     }
 
-    /// Reads `id` at the node at `addr` (reached through `channel`) in the next batch sent there, within
+    /// Reads `id` at the node at `addr` (reached through `channel`) in the next request sent there, within
     /// `timeout`.
     pub(crate) async fn get(
         &self,
@@ -65,10 +67,28 @@ impl Coalescer {
         purpose: &str,
         id: &str,
         timeout: Duration,
-    ) -> Result<BatchGetResult, BatchFailed> {
+    ) -> Result<BatchGetResultEncoded, BatchFailed> {
+        let mut results = self.get_many(channel, addr, consistency, purpose, vec![id.to_string()], timeout).await?;
+        results.pop().ok_or_else(|| BatchFailed("no result for the ID".to_string()))
+    }
+
+    /// Reads `ids` (at most [`BATCH_IDS_MAX`]) at the node at `addr` as one unit of the next request sent there,
+    /// within `timeout`; one result per ID, in order.
+    pub(crate) async fn get_many(
+        &self,
+        channel: impl FnOnce() -> Channel,
+        addr: &str,
+        consistency: Consistency,
+        purpose: &str,
+        ids: Vec<String>,
+        timeout: Duration,
+    ) -> Result<Vec<BatchGetResultEncoded>, BatchFailed> {
+        if ids.is_empty() || ids.len() > BATCH_IDS_MAX {
+            return Err(BatchFailed(format!("{} IDs in one unit, 1 to {BATCH_IDS_MAX} allowed", ids.len())));
+        }
         let deadline = Instant::now() + timeout;
         let (reply, answer) = oneshot::channel();
-        let pending = Pending { id: id.to_string(), deadline, reply };
+        let pending = Pending { ids, deadline, reply };
         let key = QueueKey { addr: addr.to_string(), consistency, purpose: purpose.to_string() };
         self.enqueue(key, pending, channel);
         match tokio::time::timeout_at(deadline.into(), answer).await {
@@ -89,35 +109,45 @@ impl Coalescer {
             None => pending,
         };
         let (queue, receiver) = mpsc::unbounded_channel();
-        let registry = RegistryClient::new(channel());
-        tokio::spawn(dispatch(receiver, registry, key.clone(), self.in_flight_max));
+        tokio::spawn(dispatch(receiver, channel(), key.clone(), self.in_flight_max));
         // A fresh receiver is alive until the task drops it, and the task is only now spawned.
         let _ = queue.send(pending);
         queues.insert(key, queue);
     }
 }
 
-/// Sends the queued reads of one key, at most `in_flight_max` batches at a time; ends when the client is
+/// Sends the queued units of one key, at most `in_flight_max` requests at a time; ends when the client is
 /// dropped (every sender gone).
-async fn dispatch(
-    mut queue: mpsc::UnboundedReceiver<Pending>,
-    registry: RegistryClient<Channel>,
-    key: QueueKey,
-    in_flight_max: usize,
-) {
+async fn dispatch(mut queue: mpsc::UnboundedReceiver<Pending>, channel: Channel, key: QueueKey, in_flight_max: usize) {
     let slots = Arc::new(Semaphore::new(in_flight_max));
+    // A unit that did not fit the last request leads the next one.
+    let mut carried: Option<Pending> = None;
     loop {
-        // Wait for a free slot first: reads arriving meanwhile pile up and leave together.
+        // Wait for a free slot first: units arriving meanwhile pile up and leave together.
         let Ok(slot) = slots.clone().acquire_owned().await else { return };
-        let Some(first) = queue.recv().await else { return };
+        let first = match carried.take() {
+            Some(pending) => pending,
+            None => match queue.recv().await {
+                Some(pending) => pending,
+                None => return,
+            },
+        };
+        let mut n_ids = first.ids.len();
         let mut batch = vec![first];
-        while batch.len() < BATCH_IDS_MAX {
+        while n_ids < BATCH_IDS_MAX {
             match queue.try_recv() {
-                Ok(pending) => batch.push(pending),
+                Ok(pending) if n_ids + pending.ids.len() <= BATCH_IDS_MAX => {
+                    n_ids += pending.ids.len();
+                    batch.push(pending);
+                }
+                Ok(pending) => {
+                    carried = Some(pending);
+                    break;
+                }
                 Err(_) => break,
             }
         }
-        let registry = registry.clone();
+        let registry = EncodedRegistry::new(channel.clone());
         let (consistency, purpose) = (key.consistency, key.purpose.clone());
         tokio::spawn(async move {
             send(registry, batch, consistency, purpose).await;
@@ -126,35 +156,30 @@ async fn dispatch(
     }
 }
 
-async fn send(mut registry: RegistryClient<Channel>, batch: Vec<Pending>, consistency: Consistency, purpose: String) {
+async fn send(registry: EncodedRegistry, batch: Vec<Pending>, consistency: Consistency, purpose: String) {
     let now = Instant::now();
     let batch: Vec<Pending> = batch.into_iter().filter(|pending| !pending.reply.is_closed()).collect();
     let Some(latest) = batch.iter().map(|pending| pending.deadline).max() else { return };
     let timeout = latest.saturating_duration_since(now);
-    let ids: Vec<String> = batch.iter().map(|pending| pending.id.clone()).collect();
+    let ids: Vec<String> = batch.iter().flat_map(|pending| pending.ids.iter().cloned()).collect();
+    let n_ids = ids.len();
     let context = CallerContext { purpose, request_id: format!("{:032x}", rand::random::<u128>()) };
-    let mut request =
-        tonic::Request::new(BatchGetCitizensRequest { ids, consistency: consistency.into(), context: Some(context) });
-    request.set_timeout(timeout);
-    let answer = match tokio::time::timeout(timeout, registry.batch_get_citizens(request)).await {
-        Ok(Ok(response)) => {
-            let results = response.into_inner().results;
-            if results.len() == batch.len() {
-                Ok(results)
-            } else {
-                Err(BatchFailed(format!("a batch of {} IDs got {} results", batch.len(), results.len())))
-            }
-        }
+    let answer = match tokio::time::timeout(timeout, registry.batch_get(ids, consistency, context, timeout)).await {
+        Ok(Ok(results)) if results.len() == n_ids => Ok(results),
+        Ok(Ok(results)) => Err(BatchFailed(format!("a request of {n_ids} IDs got {} results", results.len()))),
         Ok(Err(status)) => Err(BatchFailed(status.message().to_string())),
         Err(_) => Err(BatchFailed("attempt timed out".to_string())),
     };
     match answer {
         Ok(results) => {
-            for (pending, result) in batch.into_iter().zip(results) {
-                let answer = if result.id == pending.id {
-                    Ok(result)
+            let mut results = results.into_iter();
+            for pending in batch {
+                let unit: Vec<BatchGetResultEncoded> = results.by_ref().take(pending.ids.len()).collect();
+                let answers_its_ids = unit.iter().zip(&pending.ids).all(|(result, id)| result.id == *id);
+                let answer = if answers_its_ids {
+                    Ok(unit)
                 } else {
-                    Err(BatchFailed("a batch result answers another ID".to_string()))
+                    Err(BatchFailed("a result answers another ID".to_string()))
                 };
                 let _ = pending.reply.send(answer);
             }

@@ -14,8 +14,9 @@ pub struct ClientOptions {
     pub purpose: String,
     /// Time to establish a TCP connection to a node (default 1 s).
     pub connect_timeout: Duration,
-    /// Concurrent [`get`](crate::Client::get)s bound for one node are sent together as one `BatchGetCitizens`
-    /// while this many such batches to that node are in flight (default 2); 0 sends every get alone. Like
+    /// Concurrent [`get`](crate::Client::get)s and batch gets' parts bound for one node are sent together as one
+    /// `BatchGetCitizens` (up to 1,000 IDs) while this many such requests to that node are in flight (default 2);
+    /// 0 sends every get and every batch part alone. Like
     /// `connect_timeout`, the number is fixed when the client connects; a handle from
     /// [`with_options`](crate::Client::with_options) can only switch coalescing off (0).
     pub get_batches_in_flight: usize,

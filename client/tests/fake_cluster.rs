@@ -171,6 +171,41 @@ async fn batch_get_sends_one_request_per_node_and_falls_back_per_partition() {
     assert_eq!(calls, vec![(1, 2), (2, 2)]);
 }
 
+/// Batch gets asked for together travel to their node as one request, and each caller gets its own results in its
+/// own order.
+#[tokio::test]
+async fn concurrent_batch_gets_to_one_node_travel_together() {
+    let cluster = FakeCluster::start().await;
+    cluster.set_leader(7900, 1);
+    cluster.shared.reported_leaders.lock().unwrap().insert(7900, 1);
+    let client = Client::connect(&cluster.endpoints(&[1]), options()).await.expect("connect");
+    client.put(citizen("001085012345", "Nguyễn Văn An"), None).await.expect("put");
+    client.put(citizen("079305000123", "Trần Thị Bích"), None).await.expect("put");
+    let batches: Vec<Vec<String>> = [
+        ["079305000123", "001085000000", "001085012345"],
+        ["001085012345", "079305000999", "079305000123"],
+        ["001085000001", "079305000123", "001085000002"],
+    ]
+    .iter()
+    .map(|ids| ids.iter().map(|id| id.to_string()).collect())
+    .collect();
+    let answers =
+        futures::future::join_all(batches.iter().map(|ids| client.batch_get(ids, Consistency::Linearizable))).await;
+    for (ids, answer) in batches.iter().zip(answers) {
+        let results = answer.expect("batch");
+        let got: Vec<(&str, bool)> = results.iter().map(|result| (result.id.as_str(), result.found)).collect();
+        let expected: Vec<(&str, bool)> =
+            ids.iter().map(|id| (id.as_str(), id == "001085012345" || id == "079305000123")).collect();
+        assert_eq!(got, expected);
+        for result in results.iter().filter(|result| result.found) {
+            let name = result.citizen.as_ref().map(|citizen| citizen.full_name.as_str());
+            let expected = if result.id == "001085012345" { "Nguyễn Văn An" } else { "Trần Thị Bích" };
+            assert_eq!(name, Some(expected), "{}", result.id);
+        }
+    }
+    assert_eq!(cluster.shared.batch_calls.lock().unwrap().clone(), vec![(1, 9)], "one request for all three");
+}
+
 #[tokio::test]
 async fn a_dead_leader_fails_within_the_deadline() {
     let mut cluster = FakeCluster::start().await;

@@ -90,8 +90,8 @@ pub(crate) struct RunArgs {
     /// Share of puts in the mixed workload, 0 to 100.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u8).range(0..=100))]
     put_percent: u8,
-    /// Gets to one node travel together while this many batches to it are in flight; 0 sends each get alone
-    /// (the client option `get_batches_in_flight`).
+    /// Gets and batch gets to one node travel together while this many requests to it are in flight; 0 sends
+    /// each alone (the client option `get_batches_in_flight`).
     #[arg(long, value_name = "N", default_value_t = ClientOptions::default().get_batches_in_flight)]
     get_batches_in_flight: usize,
 }

@@ -20,19 +20,23 @@ use crate::ClientError;
 const BATCH_GET_PATH: &str = "/dancu.v1.Registry/BatchGetCitizens";
 
 /// The `Registry` service with `BatchGetCitizens` decoded as records in stored form.
-pub(super) struct EncodedRegistry {
+pub(crate) struct EncodedRegistry {
     channel: Channel,
 }
 
 impl Stub for EncodedRegistry {
     fn over(channel: Channel) -> EncodedRegistry {
-        EncodedRegistry { channel }
+        EncodedRegistry::new(channel)
     }
 }
 
 impl EncodedRegistry {
+    pub(crate) fn new(channel: Channel) -> EncodedRegistry {
+        EncodedRegistry { channel }
+    }
+
     /// One `BatchGetCitizens` attempt.
-    pub(super) async fn batch_get(
+    pub(crate) async fn batch_get(
         self,
         ids: Vec<String>,
         consistency: Consistency,
