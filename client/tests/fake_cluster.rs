@@ -142,16 +142,22 @@ async fn concurrent_gets_to_one_node_travel_together() {
     assert!(cluster.shared.batch_calls.lock().unwrap().is_empty());
 }
 
-/// Partitions served by the same node go in one request; when that node no longer leads one of them, the batch
-/// is answered anyway, per partition, following the redirect.
-#[tokio::test]
-async fn batch_get_sends_one_request_per_node_and_falls_back_per_partition() {
+/// A cluster where node 1 leads both partitions (7900 moved to it) and holds one citizen in each.
+async fn two_citizens_on_node_1() -> (FakeCluster, Client) {
     let cluster = FakeCluster::start().await;
     cluster.set_leader(7900, 1);
     cluster.shared.reported_leaders.lock().unwrap().insert(7900, 1);
     let client = Client::connect(&cluster.endpoints(&[1]), options()).await.expect("connect");
     client.put(citizen("001085012345", "Nguyễn Văn An"), None).await.expect("put");
     client.put(citizen("079305000123", "Trần Thị Bích"), None).await.expect("put");
+    (cluster, client)
+}
+
+/// Partitions served by the same node go in one request; when that node no longer leads one of them, the batch
+/// is answered anyway, per partition, following the redirect.
+#[tokio::test]
+async fn batch_get_sends_one_request_per_node_and_falls_back_per_partition() {
+    let (cluster, client) = two_citizens_on_node_1().await;
     let ids: Vec<String> =
         ["079305000123", "001085000000", "001085012345", "079305000124"].iter().map(|id| id.to_string()).collect();
     let found = |results: Vec<dancu_client::proto::BatchGetResult>| -> Vec<bool> {
@@ -175,12 +181,7 @@ async fn batch_get_sends_one_request_per_node_and_falls_back_per_partition() {
 /// own order.
 #[tokio::test]
 async fn concurrent_batch_gets_to_one_node_travel_together() {
-    let cluster = FakeCluster::start().await;
-    cluster.set_leader(7900, 1);
-    cluster.shared.reported_leaders.lock().unwrap().insert(7900, 1);
-    let client = Client::connect(&cluster.endpoints(&[1]), options()).await.expect("connect");
-    client.put(citizen("001085012345", "Nguyễn Văn An"), None).await.expect("put");
-    client.put(citizen("079305000123", "Trần Thị Bích"), None).await.expect("put");
+    let (cluster, client) = two_citizens_on_node_1().await;
     let batches: Vec<Vec<String>> = [
         ["079305000123", "001085000000", "001085012345"],
         ["001085012345", "079305000999", "079305000123"],
