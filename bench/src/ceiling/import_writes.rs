@@ -2,16 +2,15 @@
 //! records, all three at once on this machine, with nothing else in the way (no Raft, no RPC, no JSON parsing,
 //! no validation, no reads of old records).
 //!
-//! Each replica gets its own RocksDB with the node's column families (`raft_log` uncompressed; `state` with the
-//! node's memtable, bloom and per-level compression) and writes, per import batch of one partition, what a node
-//! writes: the batch as one `raft_log` entry, then the records with the server-set revision and timestamp, their
-//! index entries (the node's own key functions), the request-id pair and `last_applied`, in one WriteBatch.
-//! Batches are cut the way `dancuctl import` cuts them (records grouped per partition in input order, sent at
-//! [`BATCH_RECORDS`]). The clock runs from the first write until every replica has flushed what it wrote to SST
-//! files (work a load owes, whether or not its own clock waits for it); compactions are not waited for. The WAL is
-//! fsync'd once per [`GROUP_COMMIT_BATCHES`] log writes — fewer fsyncs than a node makes — so the figure errs
-//! high: dancu's load rate over it is what consensus, RPC, parsing and checks cost on top of the engine, and no
-//! import that stores the same bytes on this machine can beat it by much.
+//! Each replica gets its own RocksDB opened with the node's own options (`dancu_node::storage::db_options`) and
+//! writes, per import batch of one partition, what a node writes: the batch as one `raft_log` entry, then the records
+//! with the server-set revision and timestamp, their index entries (the node's own key functions), the request-id
+//! pair and `last_applied`, in one WriteBatch. Batches are cut the way `dancuctl import` cuts them (records grouped
+//! per partition in input order, sent at [`BATCH_RECORDS`]). The clock runs from the first write until every replica
+//! has flushed what it wrote to SST files (work a load owes, whether or not its own clock waits for it); compactions
+//! are not waited for. The WAL is fsync'd once per [`GROUP_COMMIT_BATCHES`] log writes — fewer fsyncs than a node
+//! makes — so the figure errs high: dancu's load rate over it is what consensus, RPC, parsing and checks cost on top
+//! of the engine, and no import that stores the same bytes on this machine can beat it by much.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -23,9 +22,7 @@ use dancu_node::storage::{indexes, keys};
 use dancu_proto::v1 as pb;
 use dancu_synthetic::Population;
 use prost::Message;
-use rocksdb::{
-    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBCompressionType, Options, WriteBatch, WriteOptions, DB,
-};
+use rocksdb::{WriteBatch, WriteOptions, DB};
 
 use crate::CompareError;
 
@@ -38,10 +35,6 @@ const GROUP_COMMIT_BATCHES: usize = 8;
 /// Records the ceiling writes at most: its batches are encoded in memory before the clock starts (~1.5 KB a
 /// record), and the rate is what matters, not the size.
 pub const RECORDS_MAX: u64 = 1_000_000;
-/// The node's block cache, memtable size of `state` and background jobs (`node::storage::Store::open`).
-const BLOCK_CACHE_BYTES: usize = 256 * 1024 * 1024;
-const STATE_MEMTABLE_BYTES: usize = 16 * 1024 * 1024;
-const BACKGROUND_JOBS: i32 = 2;
 /// The server's clock at apply (`proposed_at_unix_ms`); any fixed value encodes to the same length.
 const PROPOSED_AT_UNIX_MS: i64 = 1_764_000_000_000;
 
@@ -150,7 +143,8 @@ fn encode_batch(pid: PartitionId, next_index: &mut BTreeMap<u32, u64>, citizens:
 /// One replica: every batch's log entry, then its state, as a node appends and applies it.
 fn write_replica(path: &Path, batches: &[ReplicaBatch]) -> Result<(), CompareError> {
     let rocksdb_error = |source| CompareError::Rocksdb { path: path.to_path_buf(), source };
-    let db = open_node_like(path).map_err(rocksdb_error)?;
+    let (options, column_families) = dancu_node::storage::db_options();
+    let db = DB::open_cf_descriptors(&options, path, column_families).map_err(rocksdb_error)?;
     let column = |name: &str| {
         db.cf_handle(name).ok_or_else(|| {
             CompareError::io(format!("rocksdb at {}", path.display()), std::io::Error::other(format!("no {name}")))
@@ -176,82 +170,4 @@ fn write_replica(path: &Path, batches: &[ReplicaBatch]) -> Result<(), CompareErr
     // Memtables still waiting to be flushed are work the write owes: a load that ends before its flushes would be
     // measured faster the bigger the memtables, not the faster the machine.
     db.flush_cfs_opt(&[log_cf, state_cf], &rocksdb::FlushOptions::default()).map_err(rocksdb_error)
-}
-
-/// The node's options for `raft_log` and `state` (`node::storage::Store::open`).
-fn open_node_like(path: &Path) -> Result<DB, rocksdb::Error> {
-    let mut options = Options::default();
-    options.create_if_missing(true);
-    options.create_missing_column_families(true);
-    options.set_max_background_jobs(BACKGROUND_JOBS);
-    options.set_compression_type(DBCompressionType::Lz4);
-    options.set_bytes_per_sync(1024 * 1024);
-    options.set_wal_bytes_per_sync(512 * 1024);
-    let cache = Cache::new_lru_cache(BLOCK_CACHE_BYTES);
-    let cfs = [keys::CF_RAFT_LOG, keys::CF_STATE].map(|name| {
-        let mut cf_options = Options::default();
-        let mut table = BlockBasedOptions::default();
-        table.set_block_cache(&cache);
-        if name == keys::CF_STATE {
-            use DBCompressionType::{Lz4, None as Plain};
-            cf_options.set_compression_per_level(&[Plain, Plain, Lz4, Lz4, Lz4, Lz4, Lz4]);
-            table.set_bloom_filter(10.0, false);
-            cf_options.set_memtable_prefix_bloom_ratio(0.1);
-            cf_options.set_write_buffer_size(STATE_MEMTABLE_BYTES);
-            cf_options.set_memtable_whole_key_filtering(true);
-        } else {
-            cf_options.set_compression_type(DBCompressionType::None);
-        }
-        cf_options.set_block_based_table_factory(&table);
-        ColumnFamilyDescriptor::new(name, cf_options)
-    });
-    DB::open_cf_descriptors(&options, path, cfs)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_replica_holds_every_record_and_its_indexes() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let population = Population::new(11, 2_500).expect("population");
-        let ceiling = measure(dir.path(), &population).expect("measure");
-        assert_eq!((ceiling.records, ceiling.replicas), (2_500, REPLICAS));
-        assert!(ceiling.records_per_s > 0.0, "{ceiling:?}");
-        let expected: Vec<pb::Citizen> = population.citizens().collect();
-        for replica in 0..REPLICAS {
-            let db = open_node_like(&dir.path().join(format!("replica-{replica}"))).expect("reopen");
-            let state = db.cf_handle(keys::CF_STATE).expect("state");
-            for citizen in &expected {
-                let pid = PartitionId(partition_of(&citizen.id));
-                let stored = db.get_cf(state, keys::citizen_key(pid, citizen.id.as_bytes())).expect("get");
-                let stored = pb::Citizen::decode(stored.expect("record written").as_slice()).expect("decodes");
-                assert_eq!((stored.revision, &stored.full_name), (1, &citizen.full_name));
-                for (key, _) in indexes::entries(pid, citizen) {
-                    assert!(db.get_cf(state, key).expect("get").is_some(), "index entry of {}", citizen.id);
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn batches_are_cut_per_partition_at_the_import_batch_size() {
-        let population = Population::new(3, 5_000).expect("population");
-        let batches = replica_batches(population.citizens());
-        let records: usize = batches
-            .iter()
-            .map(|batch| pb::Entry::decode(batch.log_entry.as_slice()).expect("entry"))
-            .map(|entry| match entry.payload {
-                Some(pb::entry::Payload::Command(pb::Command { op: Some(pb::command::Op::PutCitizens(put)) })) => {
-                    let pid = partition_of(&put.citizens[0].id);
-                    assert!(put.citizens.iter().all(|c| partition_of(&c.id) == pid), "one partition per batch");
-                    assert!(put.citizens.len() <= BATCH_RECORDS);
-                    put.citizens.len()
-                }
-                other => panic!("not a PutCitizens entry: {other:?}"),
-            })
-            .sum();
-        assert_eq!(records, 5_000);
-    }
 }

@@ -47,6 +47,57 @@ pub fn invalid_data(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) 
     io::Error::new(io::ErrorKind::InvalidData, error)
 }
 
+/// The options of a node's RocksDB and of its column families (raft log, raft metadata, state). The bench's
+/// import write ceiling opens its databases with them, so the ceiling writes with the node's settings.
+pub fn db_options() -> (Options, [ColumnFamilyDescriptor; 3]) {
+    let mut options = Options::default();
+    options.create_if_missing(true);
+    options.create_missing_column_families(true);
+    options.set_max_background_jobs(2);
+    options.set_compression_type(rocksdb::DBCompressionType::Lz4);
+    // Write back flush and compaction output (and the WAL) as it is written, so a WAL fsync — every
+    // acknowledged write and every Raft vote waits for one — does not stall behind a large backlog of dirty
+    // pages; a vote slower than the election round costs a failover one more election timeout.
+    options.set_bytes_per_sync(1024 * 1024);
+    options.set_wal_bytes_per_sync(512 * 1024);
+    // Hyper clock: lookups without the LRU's per-shard mutex, which point reads from every core contend on.
+    let cache = Cache::new_hyper_clock_cache(BLOCK_CACHE_BYTES, BLOCK_BYTES);
+    let cfs = [CF_RAFT_LOG, CF_RAFT_META, CF_STATE].map(|name| {
+        let mut cf_options = Options::default();
+        // Log entries live until the next snapshot purges them: compressing them on every flush and
+        // compaction costs CPU on the write path and saves little disk for long.
+        let compression =
+            if name == CF_RAFT_LOG { rocksdb::DBCompressionType::None } else { rocksdb::DBCompressionType::Lz4 };
+        cf_options.set_compression_type(compression);
+        if name == CF_STATE {
+            // Recent data is rewritten by compaction soon: compress only from level 2 down, where it stays.
+            use rocksdb::DBCompressionType::{Lz4, None as Plain};
+            cf_options.set_compression_per_level(&[Plain, Plain, Lz4, Lz4, Lz4, Lz4, Lz4]);
+        }
+        let mut table = BlockBasedOptions::default();
+        table.set_block_cache(&cache);
+        if name == CF_STATE {
+            // Point lookups by personal id dominate: a bloom filter saves a block read per miss, and a hash
+            // index inside each data block finds the key without scanning the block from a restart point.
+            table.set_bloom_filter(10.0, false);
+            table.set_data_block_index_type(DataBlockIndexType::BinaryAndHash);
+            table.set_data_block_hash_ratio(0.75);
+            // The hash index finds a key's restart point; the entries after it are parsed one by one up to the
+            // key. Records are large, so a restart at every other entry costs little space.
+            table.set_block_restart_interval(2);
+            // Most reads miss the memtable (records live in SSTs): a whole-key bloom skips the skiplist search.
+            cf_options.set_memtable_prefix_bloom_ratio(0.1);
+            // A point read that hits the memtable walks a skiplist (cache misses at every level), slower than
+            // an SST's hashed block: a small memtable keeps most records in SSTs (recent writes stay hot).
+            cf_options.set_write_buffer_size(STATE_MEMTABLE_BYTES);
+            cf_options.set_memtable_whole_key_filtering(true);
+        }
+        cf_options.set_block_based_table_factory(&table);
+        ColumnFamilyDescriptor::new(name, cf_options)
+    });
+    (options, cfs)
+}
+
 /// The node's RocksDB with its WAL syncer. Shared by every group on the node.
 pub struct Store {
     db: Arc<DB>,
@@ -60,51 +111,7 @@ impl Store {
         let snapshot_dir = data_dir.join("snapshots");
         std::fs::create_dir_all(&db_dir)?;
         std::fs::create_dir_all(&snapshot_dir)?;
-        let mut options = Options::default();
-        options.create_if_missing(true);
-        options.create_missing_column_families(true);
-        options.set_max_background_jobs(2);
-        options.set_compression_type(rocksdb::DBCompressionType::Lz4);
-        // Write back flush and compaction output (and the WAL) as it is written, so a WAL fsync — every
-        // acknowledged write and every Raft vote waits for one — does not stall behind a large backlog of dirty
-        // pages; a vote slower than the election round costs a failover one more election timeout.
-        options.set_bytes_per_sync(1024 * 1024);
-        options.set_wal_bytes_per_sync(512 * 1024);
-        // Hyper clock: lookups without the LRU's per-shard mutex, which point reads from every core contend on.
-        let cache = Cache::new_hyper_clock_cache(BLOCK_CACHE_BYTES, BLOCK_BYTES);
-        let cfs = [CF_RAFT_LOG, CF_RAFT_META, CF_STATE].map(|name| {
-            let mut cf_options = Options::default();
-            // Log entries live until the next snapshot purges them: compressing them on every flush and
-            // compaction costs CPU on the write path and saves little disk for long.
-            let compression =
-                if name == CF_RAFT_LOG { rocksdb::DBCompressionType::None } else { rocksdb::DBCompressionType::Lz4 };
-            cf_options.set_compression_type(compression);
-            if name == CF_STATE {
-                // Recent data is rewritten by compaction soon: compress only from level 2 down, where it stays.
-                use rocksdb::DBCompressionType::{Lz4, None as Plain};
-                cf_options.set_compression_per_level(&[Plain, Plain, Lz4, Lz4, Lz4, Lz4, Lz4]);
-            }
-            let mut table = BlockBasedOptions::default();
-            table.set_block_cache(&cache);
-            if name == CF_STATE {
-                // Point lookups by personal id dominate: a bloom filter saves a block read per miss, and a hash
-                // index inside each data block finds the key without scanning the block from a restart point.
-                table.set_bloom_filter(10.0, false);
-                table.set_data_block_index_type(DataBlockIndexType::BinaryAndHash);
-                table.set_data_block_hash_ratio(0.75);
-                // The hash index finds a key's restart point; the entries after it are parsed one by one up to the
-                // key. Records are large, so a restart at every other entry costs little space.
-                table.set_block_restart_interval(2);
-                // Most reads miss the memtable (records live in SSTs): a whole-key bloom skips the skiplist search.
-                cf_options.set_memtable_prefix_bloom_ratio(0.1);
-                // A point read that hits the memtable walks a skiplist (cache misses at every level), slower than
-                // an SST's hashed block: a small memtable keeps most records in SSTs (recent writes stay hot).
-                cf_options.set_write_buffer_size(STATE_MEMTABLE_BYTES);
-                cf_options.set_memtable_whole_key_filtering(true);
-            }
-            cf_options.set_block_based_table_factory(&table);
-            ColumnFamilyDescriptor::new(name, cf_options)
-        });
+        let (options, cfs) = db_options();
         let db = DB::open_cf_descriptors(&options, &db_dir, cfs).map_err(storage_error)?;
         let db = Arc::new(db);
         let syncer = WalSyncer::start(db.clone())?;
