@@ -266,6 +266,25 @@ impl Client {
         self.with_options(options).get_routed(id, consistency).await
     }
 
+    /// `ids` (at most [`BATCH_IDS_MAX`]) read at the node at `addr` as one unit of the next request the coalescer
+    /// sends there, within one RPC timeout; one result per ID, in order, records as stored. Not retried: the
+    /// callers fall back to their routed paths.
+    async fn read_coalesced(
+        &self,
+        addr: &str,
+        consistency: Consistency,
+        ids: Vec<String>,
+    ) -> Result<Vec<BatchGetResultEncoded>, ClientError> {
+        let channel = self.inner.channels.get(addr)?;
+        let timeout = self.options.rpc_timeout.min(self.options.deadline);
+        let purpose = &self.options.purpose;
+        self.inner
+            .coalescer
+            .get_many(|| channel, addr, consistency, purpose, ids, timeout)
+            .await
+            .map_err(|failed| ClientError::Unavailable { message: failed.to_string() })
+    }
+
     /// A get as part of the next batch to the node serving `id`; `None` when that did not answer it (no usable
     /// node known, a malformed ID, or the batch failed), so the caller takes the routed path.
     async fn get_coalesced(
@@ -274,14 +293,11 @@ impl Client {
         consistency: Consistency,
     ) -> Option<Result<Option<GetCitizenResponse>, ClientError>> {
         let (_, _, addr) = self.choose(id, "id", target_for(consistency), &[], Instant::now()).ok()??;
-        let channel = self.inner.channels.get(&addr).ok()?;
-        let timeout = self.options.rpc_timeout.min(self.options.deadline);
-        let coalesced =
-            self.inner.coalescer.get(|| channel, &addr, consistency, &self.options.purpose, id, timeout).await;
-        let result = match coalesced {
-            Ok(result) => result,
-            Err(failed) => {
-                tracing::debug!(%failed, "coalesced get failed; routed path now");
+        let coalesced = self.read_coalesced(&addr, consistency, vec![id.to_string()]).await;
+        let result = match coalesced.map(|mut results| results.pop()) {
+            Ok(Some(result)) => result,
+            failed => {
+                tracing::debug!(failed = ?failed.err(), "coalesced get failed; routed path now");
                 return None;
             }
         };
@@ -352,14 +368,7 @@ impl Client {
                 if self.options.get_batches_in_flight > 0 {
                     // Concurrent batch gets to this node travel together (one linearizer round per partition and
                     // one request for all of them); a failure falls back per partition, with retries.
-                    let timeout = self.options.rpc_timeout.min(self.options.deadline);
-                    let channel = self.inner.channels.get(&addr)?;
-                    let coalescer = &self.inner.coalescer;
-                    let purpose = &self.options.purpose;
-                    return coalescer
-                        .get_many(|| channel, &addr, consistency, purpose, group_ids, timeout)
-                        .await
-                        .map_err(|failed| ClientError::Unavailable { message: failed.to_string() });
+                    return self.read_coalesced(&addr, consistency, group_ids).await;
                 }
                 self.attempt_at(&addr, request_id, |registry: EncodedRegistry, context, timeout| {
                     registry.batch_get(group_ids, consistency, context, timeout)

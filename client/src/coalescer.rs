@@ -57,21 +57,6 @@ impl Coalescer {
         Coalescer { in_flight_max: in_flight_max.max(1), queues: Mutex::new(HashMap::new()) }
     }
 
-    /// Reads `id` at the node at `addr` (reached through `channel`) in the next request sent there, within
-    /// `timeout`.
-    pub(crate) async fn get(
-        &self,
-        channel: impl FnOnce() -> Channel,
-        addr: &str,
-        consistency: Consistency,
-        purpose: &str,
-        id: &str,
-        timeout: Duration,
-    ) -> Result<BatchGetResultEncoded, BatchFailed> {
-        let mut results = self.get_many(channel, addr, consistency, purpose, vec![id.to_string()], timeout).await?;
-        results.pop().ok_or_else(|| BatchFailed("no result for the ID".to_string()))
-    }
-
     /// Reads `ids` (at most [`BATCH_IDS_MAX`]) at the node at `addr` as one unit of the next request sent there,
     /// within `timeout`; one result per ID, in order.
     pub(crate) async fn get_many(
