@@ -143,8 +143,7 @@ fn encode_batch(pid: PartitionId, next_index: &mut BTreeMap<u32, u64>, citizens:
 /// One replica: every batch's log entry, then its state, as a node appends and applies it.
 fn write_replica(path: &Path, batches: &[ReplicaBatch]) -> Result<(), CompareError> {
     let rocksdb_error = |source| CompareError::Rocksdb { path: path.to_path_buf(), source };
-    let (options, column_families) = dancu_node::storage::db_options();
-    let db = DB::open_cf_descriptors(&options, path, column_families).map_err(rocksdb_error)?;
+    let db = open(path).map_err(rocksdb_error)?;
     let column = |name: &str| {
         db.cf_handle(name).ok_or_else(|| {
             CompareError::io(format!("rocksdb at {}", path.display()), std::io::Error::other(format!("no {name}")))
@@ -170,4 +169,58 @@ fn write_replica(path: &Path, batches: &[ReplicaBatch]) -> Result<(), CompareErr
     // Memtables still waiting to be flushed are work the write owes: a load that ends before its flushes would be
     // measured faster the bigger the memtables, not the faster the machine.
     db.flush_cfs_opt(&[log_cf, state_cf], &rocksdb::FlushOptions::default()).map_err(rocksdb_error)
+}
+
+/// A replica's database, with the node's own options.
+fn open(path: &Path) -> Result<DB, rocksdb::Error> {
+    let (options, column_families) = dancu_node::storage::db_options();
+    DB::open_cf_descriptors(&options, path, column_families)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_replica_holds_every_record_and_its_indexes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let population = Population::new(11, 2_500).expect("population");
+        let ceiling = measure(dir.path(), &population).expect("measure");
+        assert_eq!((ceiling.records, ceiling.replicas), (2_500, REPLICAS));
+        assert!(ceiling.records_per_s > 0.0, "{ceiling:?}");
+        let expected: Vec<pb::Citizen> = population.citizens().collect();
+        for replica in 0..REPLICAS {
+            let db = open(&dir.path().join(format!("replica-{replica}"))).expect("reopen");
+            let state = db.cf_handle(keys::CF_STATE).expect("state");
+            for citizen in &expected {
+                let pid = PartitionId(partition_of(&citizen.id));
+                let stored = db.get_cf(state, keys::citizen_key(pid, citizen.id.as_bytes())).expect("get");
+                let stored = pb::Citizen::decode(stored.expect("record written").as_slice()).expect("decodes");
+                assert_eq!((stored.revision, &stored.full_name), (1, &citizen.full_name));
+                for (key, _) in indexes::entries(pid, citizen) {
+                    assert!(db.get_cf(state, key).expect("get").is_some(), "index entry of {}", citizen.id);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn batches_are_cut_per_partition_at_the_import_batch_size() {
+        let population = Population::new(3, 5_000).expect("population");
+        let batches = replica_batches(population.citizens());
+        let records: usize = batches
+            .iter()
+            .map(|batch| pb::Entry::decode(batch.log_entry.as_slice()).expect("entry"))
+            .map(|entry| match entry.payload {
+                Some(pb::entry::Payload::Command(pb::Command { op: Some(pb::command::Op::PutCitizens(put)) })) => {
+                    let pid = partition_of(&put.citizens[0].id);
+                    assert!(put.citizens.iter().all(|c| partition_of(&c.id) == pid), "one partition per batch");
+                    assert!(put.citizens.len() <= BATCH_RECORDS);
+                    put.citizens.len()
+                }
+                other => panic!("not a PutCitizens entry: {other:?}"),
+            })
+            .sum();
+        assert_eq!(records, 5_000);
+    }
 }
