@@ -3,23 +3,21 @@
 
 SHELL := /bin/bash
 CARGO ?= cargo
-TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+TARGET_DIR := $(abspath $(or $(CARGO_TARGET_DIR),target))
+# The Python venv of the off-the-shelf reflection test (made by `make deps`).
+export DANCU_PYVENV ?= $(TARGET_DIR)/pyvenv
 
-.PHONY: deps build test demo jepsen bench
+.PHONY: deps doctor build test demo jepsen bench
 
-# Debian packages the build and the benchmarks need, installed only when missing: clang and libclang (RocksDB's
-# bindings), protoc (etcd-client's generated code) and etcd-server (etcd 3.4, what `bench compare` measures against).
+# What the build and the tests need from the machine (clang/libclang for RocksDB's bindings, protoc and the
+# well-known .proto files for etcd-client's build script, etcd-server for `bench compare`, iproute2 for the suite's
+# namespaces, a Python venv with grpcio for the off-the-shelf reflection test): `.ci/deps.sh` checks each by the
+# file or binary the build uses and installs what is missing. `make doctor` only checks, in seconds.
 deps:
-	@missing=""; \
-	command -v clang >/dev/null 2>&1 && ldconfig -p 2>/dev/null | grep -q libclang || missing="$$missing clang libclang-dev"; \
-	command -v protoc >/dev/null 2>&1 || missing="$$missing protobuf-compiler"; \
-	command -v etcd >/dev/null 2>&1 || missing="$$missing etcd-server"; \
-	if [ -n "$$missing" ]; then \
-		echo "deps: installing$$missing"; \
-		sudo=""; if [ "$$(id -u)" -ne 0 ]; then sudo=sudo; fi; \
-		$$sudo apt-get update -qq && \
-		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
-	fi
+	@bash .ci/deps.sh install
+
+doctor:
+	@bash .ci/deps.sh check
 
 build: deps
 	$(CARGO) build --release --workspace --bins
@@ -36,19 +34,20 @@ test: deps
 demo: build
 	$(TARGET_DIR)/release/dancu-demo
 
-# The long consistency audit: 10 runs of 5 minutes, all nemeses, 5 nodes, nodes built with failpoints.
-# Reports: jepsen-reports/seed-N/report.html. Exits non-zero if any run is not linearizable.
+# The long consistency audit: 10 runs of 5 minutes, all nemeses, 5 nodes, nodes built with failpoints; then each
+# self-test (a node switch or fault the suite must catch) on 5 seeds. Reports: jepsen-reports/seed-N/report.html,
+# jepsen-reports/self-test-NAME-seed-N/; a table of every run in jepsen-reports/table.md. Exits non-zero if any
+# run is not valid with every fault confirmed, or a self-test is caught in fewer than 4 of 5 seeds.
 JEPSEN_RUNS ?= 1 2 3 4 5 6 7 8 9 10
 JEPSEN_DURATION ?= 5m
+JEPSEN_SELF_TESTS ?= broken-reads early-votes clock-beyond-bound skip-fsync
+JEPSEN_SELF_TEST_SEEDS ?= 1 2 3 4 5
+JEPSEN_SELF_TEST_DURATION ?= 2m
 jepsen: deps
 	$(CARGO) build --release -p dancu-node --features failpoints
 	$(CARGO) build --release -p dancu-jepsen --bins
-	@failed=0; for seed in $(JEPSEN_RUNS); do \
-		$(TARGET_DIR)/release/dancu-jepsen run --duration $(JEPSEN_DURATION) --nemesis all --nodes 5 \
-			--seed $$seed --out jepsen-reports/seed-$$seed || failed=1; \
-	done; \
-	echo "reports: $$(pwd)/jepsen-reports/seed-*/report.html"; \
-	exit $$failed
+	@bash .ci/jepsen.sh "$(TARGET_DIR)/release" "$(JEPSEN_RUNS)" "$(JEPSEN_DURATION)" "$(JEPSEN_SELF_TESTS)" \
+		"$(JEPSEN_SELF_TEST_SEEDS)" "$(JEPSEN_SELF_TEST_DURATION)"
 
 # dancu side by side with etcd 3.4 and the ceilings, in one run (~5 minutes): bench-results/{results.json,
 # report.md,*.svg}. BENCH_MODE=full loads 1M records instead of 100k.

@@ -4,6 +4,7 @@
 //! in submodules by kind: `writes` (batch puts, life events, marriage, ID correction), `reads` (verification,
 //! scatter-gather queries) and `scan` (partition scans).
 
+mod admin;
 mod encoded_reads;
 mod reads;
 mod scan;
@@ -18,12 +19,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
+use crate::channels::NodeChannel;
 use dancu_proto::v1::registry_client::RegistryClient;
 use dancu_proto::v1::{
     BatchGetResult, BatchGetResultEncoded, CallerContext, Citizen, Consistency, GetCitizenRequest, GetCitizenResponse,
     PutCitizenRequest, PutCitizenResponse, StatusRequest, StatusResponse, VerifyResult,
 };
-use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status};
 
 pub(crate) use self::encoded_reads::EncodedRegistry;
@@ -102,11 +103,11 @@ fn describe(status: &Status) -> String {
 /// What one attempt of a call talks to, built over the chosen node's channel: the generated `RegistryClient`,
 /// or a hand-made one for replies decoded in another form (`encoded_reads`).
 pub(crate) trait Stub {
-    fn over(channel: Channel) -> Self;
+    fn over(channel: NodeChannel) -> Self;
 }
 
-impl Stub for RegistryClient<Channel> {
-    fn over(channel: Channel) -> RegistryClient<Channel> {
+impl Stub for RegistryClient<NodeChannel> {
+    fn over(channel: NodeChannel) -> RegistryClient<NodeChannel> {
         RegistryClient::new(channel)
     }
 }
@@ -217,6 +218,11 @@ impl Client {
             round_robin: AtomicUsize::new(0),
             refreshed_at: tokio::sync::Mutex::new(None),
         };
+        if let Some(cluster_id) = &options.cluster_id {
+            if !inner.channels.pin.pin(cluster_id) {
+                return Err(ClientError::Config(format!("cluster id {cluster_id:?} is not 32 hex digits")));
+            }
+        }
         let client = Client { inner: Arc::new(inner), options: Arc::new(options) };
         client.refresh_until(deadline).await?;
         Ok(client)
@@ -229,6 +235,11 @@ impl Client {
     ) -> Result<Client, ClientError> {
         let endpoints: Vec<String> = config.nodes.iter().map(|node| node.addr.clone()).collect();
         Client::connect(&endpoints, options).await
+    }
+
+    /// The cluster this client is pinned to (32 hex digits): every request carries it.
+    pub fn cluster_id(&self) -> Option<String> {
+        self.inner.channels.pin.pinned()
     }
 
     /// The options this handle uses.
@@ -305,6 +316,9 @@ impl Client {
             Ok(result) => result,
             Err(error) => return Some(Err(error)),
         };
+        if !result.replaced_by.is_empty() {
+            return Some(Err(ClientError::IdReplaced { id: id.to_string(), replaced_by: result.replaced_by }));
+        }
         Some(match result.citizen {
             Some(citizen) if !citizen.replaced_by.is_empty() => {
                 Err(ClientError::IdReplaced { id: id.to_string(), replaced_by: citizen.replaced_by })
@@ -495,6 +509,19 @@ impl Client {
     }
 
     fn install_table(&self, status: &StatusResponse, answered_via: &str) -> Result<(), ClientError> {
+        // A node that predates cluster ids answers none; every other answer must be the pinned cluster's.
+        if !status.cluster_id.is_empty() && !self.inner.channels.pin.pin(&status.cluster_id) {
+            self.inner.channels.mark_suspect(answered_via, Instant::now());
+            return Err(ClientError::Connect {
+                endpoint: answered_via.to_string(),
+                message: format!(
+                    "node {} belongs to cluster {}, not to this client's cluster {}",
+                    status.node_id,
+                    status.cluster_id,
+                    self.cluster_id().unwrap_or_default()
+                ),
+            });
+        }
         let mut table = RoutingTable::from_status(status, answered_via)?;
         let first_endpoint = &self.inner.endpoints[0];
         table.first_node =
@@ -697,7 +724,7 @@ impl Client {
         call: F,
     ) -> Result<T, ClientError>
     where
-        F: FnMut(RegistryClient<Channel>, CallerContext, Duration) -> Fut,
+        F: FnMut(RegistryClient<NodeChannel>, CallerContext, Duration) -> Fut,
         Fut: Future<Output = Result<T, Status>>,
     {
         self.execute_routed(Route::Id { id: routing_id, field, target }, request_id, call).await
@@ -869,7 +896,7 @@ mod tests {
     use super::*;
 
     fn result(id: &str, found: bool) -> BatchGetResultEncoded {
-        BatchGetResultEncoded { id: id.to_string(), found, citizen: None, meta: None }
+        BatchGetResultEncoded { id: id.to_string(), found, citizen: None, meta: None, replaced_by: String::new() }
     }
 
     fn ids(list: &[&str]) -> Vec<String> {

@@ -19,9 +19,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::channels::NodeChannel;
 use dancu_proto::v1::{BatchGetResultEncoded, CallerContext, Consistency};
 use tokio::sync::{mpsc, oneshot, Semaphore};
-use tonic::transport::Channel;
 
 use crate::client::{EncodedRegistry, BATCH_IDS_MAX};
 
@@ -61,7 +61,7 @@ impl Coalescer {
     /// within `timeout`; one result per ID, in order.
     pub(crate) async fn get_many(
         &self,
-        channel: impl FnOnce() -> Channel,
+        channel: impl FnOnce() -> NodeChannel,
         addr: &str,
         consistency: Consistency,
         purpose: &str,
@@ -83,7 +83,7 @@ impl Coalescer {
         }
     }
 
-    fn enqueue(&self, key: QueueKey, pending: Pending, channel: impl FnOnce() -> Channel) {
+    fn enqueue(&self, key: QueueKey, pending: Pending, channel: impl FnOnce() -> NodeChannel) {
         let mut queues = self.queues.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let pending = match queues.get(&key) {
             Some(queue) => match queue.send(pending) {
@@ -103,7 +103,12 @@ impl Coalescer {
 
 /// Sends the queued units of one key, at most `in_flight_max` requests at a time; ends when the client is
 /// dropped (every sender gone).
-async fn dispatch(mut queue: mpsc::UnboundedReceiver<Pending>, channel: Channel, key: QueueKey, in_flight_max: usize) {
+async fn dispatch(
+    mut queue: mpsc::UnboundedReceiver<Pending>,
+    channel: NodeChannel,
+    key: QueueKey,
+    in_flight_max: usize,
+) {
     let slots = Arc::new(Semaphore::new(in_flight_max));
     // A unit that did not fit the last request leads the next one.
     let mut carried: Option<Pending> = None;

@@ -128,6 +128,8 @@ pub(crate) fn classify(status: &Status) -> Disposition {
                     (detail.partition_id, detail.leader_id, detail.leader_addr);
                 Disposition::Redirect { partition_id, leader_id, leader_addr, message }
             }
+            // A node of another cluster answers at this address: it is as good as unreachable for this client.
+            (Some(ErrorReason::ClusterMismatch), _) => Disposition::Unreachable { message, timed_out: false },
             (Some(ErrorReason::Refused), _) => {
                 Disposition::Fail(ClientError::Refused { message: strip_prefix_once(&message, "refused: ") })
             }

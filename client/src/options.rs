@@ -20,6 +20,10 @@ pub struct ClientOptions {
     /// `connect_timeout`, the number is fixed when the client connects; a handle from
     /// [`with_options`](crate::Client::with_options) can only switch coalescing off (0).
     pub get_batches_in_flight: usize,
+    /// The cluster this client talks to (32 hex digits, as `Status` and `dancuctl status` show it). `None` (the
+    /// default) pins the id of the first node that answers. Every request carries the pinned id, and a node of
+    /// another cluster at a configured address refuses it, so the client never reads another cluster's data.
+    pub cluster_id: Option<String>,
 }
 
 impl Default for ClientOptions {
@@ -30,6 +34,7 @@ impl Default for ClientOptions {
             purpose: "operator".to_string(),
             connect_timeout: Duration::from_secs(1),
             get_batches_in_flight: 2,
+            cluster_id: None,
         }
     }
 }

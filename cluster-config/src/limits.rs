@@ -21,5 +21,8 @@ pub const REPLICAS_ALLOWED: [u8; 2] = [3, 5];
 /// Below this, heartbeats on a loaded 2-core machine would crowd out real work.
 pub const HEARTBEAT_INTERVAL_MS_MIN: u64 = 10;
 
+/// `[raft] max_clock_drift_ppm` at most 20 %: beyond it the lease left for reads is under two thirds of its length.
+pub const CLOCK_DRIFT_PPM_MAX: u32 = 200_000;
+
 const _: () = assert!(PARTITIONS_PER_PROVINCE_MAX as u32 <= PARTITION_ID_PROVINCE_STRIDE);
 const _: () = assert!(PROVINCE_CODE_DIGITS < PERSONAL_ID_DIGITS);

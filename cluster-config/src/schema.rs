@@ -128,6 +128,11 @@ pub struct RaftConfig {
     pub snapshot_logs_since_last: u64,
     /// Logs kept behind the last snapshot, so lagging followers catch up without a snapshot.
     pub max_in_snapshot_log_to_keep: u64,
+    /// The most any two nodes' clocks may differ in *rate*, in parts per million (default 20,000 = 2 %): the
+    /// assumption lease reads rest on. A follower promises not to vote for `election_timeout_ms_max` after a
+    /// heartbeat, counted on its own clock; the leader trusts its lease only for that time shortened by
+    /// `(1 − drift) / (1 + drift)`, so a follower whose clock runs fast (within the bound) cannot vote early.
+    pub max_clock_drift_ppm: u32,
 }
 
 impl Default for RaftConfig {
@@ -138,6 +143,7 @@ impl Default for RaftConfig {
             election_timeout_ms_max: 400,
             snapshot_logs_since_last: 5000,
             max_in_snapshot_log_to_keep: 1000,
+            max_clock_drift_ppm: 20_000,
         }
     }
 }

@@ -405,6 +405,15 @@ fn election_timeout_max_exceeds_min() {
 }
 
 #[test]
+fn clock_drift_bound_leaves_a_lease() {
+    check(|c| c.raft.max_clock_drift_ppm = 200_000, &[]);
+    check(
+        |c| c.raft.max_clock_drift_ppm = 200_001,
+        &["raft.max_clock_drift_ppm: must be at most 200000 (clocks that far apart leave no lease), found 200001"],
+    );
+}
+
+#[test]
 fn every_problem_is_reported_at_once_one_per_line() {
     let mut config = base();
     config.nodes[2].id = 2;
@@ -470,6 +479,7 @@ fn parse_fills_in_defaults() {
     assert_eq!(config.raft.election_timeout_ms_max, 400);
     assert_eq!(config.raft.snapshot_logs_since_last, 5000);
     assert_eq!(config.raft.max_in_snapshot_log_to_keep, 1000);
+    assert_eq!(config.raft.max_clock_drift_ppm, 20_000);
     assert_eq!(config.nodes[2].metrics_addr, None);
     assert_eq!(config.node(3).map(|n| n.dc.as_str()), Some("south"));
     assert!(config.node(4).is_none());

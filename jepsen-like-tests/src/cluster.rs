@@ -16,6 +16,8 @@ use tempfile::TempDir;
 use tonic::transport::Endpoint;
 
 use crate::health;
+use crate::lazy_mounts::LazyMounts;
+use crate::lazyfs::CrashRecord;
 use crate::local_config::loopback_config;
 use crate::poll::poll_until;
 use crate::ports::free_loopback_ports;
@@ -76,6 +78,12 @@ pub struct ClusterSpec {
     /// [`crate::netns::NetTopology::command_prefixes`]; nodes not listed run directly. The prefix must exec the
     /// node (as `ip netns exec` does) so the harness's signals reach the node itself.
     pub node_command_prefix: BTreeMap<u64, Vec<String>>,
+    /// Nodes `start` leaves down (start them with [`LocalCluster::restart`]), e.g. while another process holds
+    /// their address.
+    pub initially_down: Vec<u64>,
+    /// Put every node's data dir on a `dancu-lazyfs` mount (this binary) over `node-N.backing/`, so
+    /// [`LocalCluster::power_loss`] can drop what a node did not fsync. Needs root and `/dev/fuse`.
+    pub lazyfs_bin: Option<PathBuf>,
 }
 
 impl ClusterSpec {
@@ -92,6 +100,8 @@ impl ClusterSpec {
             base_dir: None,
             config: None,
             node_command_prefix: BTreeMap::new(),
+            initially_down: Vec::new(),
+            lazyfs_bin: None,
         }
     }
 }
@@ -126,6 +136,8 @@ impl BaseDir {
 
 /// A running local cluster. Dropping it SIGKILLs every node it started.
 pub struct LocalCluster {
+    /// Before `base`: fields drop in order, and the mounts must go before their directories are removed.
+    lazy: Option<LazyMounts>,
     base: BaseDir,
     config_path: PathBuf,
     config: ClusterConfig,
@@ -133,6 +145,7 @@ pub struct LocalCluster {
     /// Sorted by node id.
     nodes: Vec<NodeProcess>,
     keep_dir: bool,
+    initially_down: Vec<u64>,
 }
 
 impl LocalCluster {
@@ -218,14 +231,25 @@ impl LocalCluster {
             extra_args: spec.extra_node_args.clone(),
             command_prefix: spec.node_command_prefix.clone(),
         };
-        LocalCluster { base, config_path, config, launch, nodes, keep_dir }
+        let initially_down = spec.initially_down.clone();
+        let lazy = spec.lazyfs_bin.clone().map(LazyMounts::new);
+        LocalCluster { lazy, base, config_path, config, launch, nodes, keep_dir, initially_down }
     }
 
     fn spawn_all(&mut self) -> Result<(), HarnessError> {
-        for node in &mut self.nodes {
-            node.spawn(&self.launch)?;
+        if let Some(lazy) = &mut self.lazy {
+            for node in &self.nodes {
+                lazy.mount(node.id, &node.data_dir)?;
+            }
         }
-        self.await_listening(&self.node_ids())
+        let mut started = Vec::new();
+        for node in &mut self.nodes {
+            if !self.initially_down.contains(&node.id) {
+                node.spawn(&self.launch)?;
+                started.push(node.id);
+            }
+        }
+        self.await_listening(&started)
     }
 
     /// Blocks until each of `nodes` accepts TCP connections; fails as soon as one exits.
@@ -385,6 +409,47 @@ impl LocalCluster {
         let launch = self.launch.clone();
         self.node_mut(node)?.spawn(&launch)?;
         self.await_listening(&[node])
+    }
+
+    /// [`LocalCluster::restart`] with more arguments for this start only (e.g. `--join` after a wiped disk).
+    pub fn restart_with_args(&mut self, node: u64, extra_args: &[String]) -> Result<(), HarnessError> {
+        let mut launch = self.launch.clone();
+        launch.extra_args.extend(extra_args.iter().cloned());
+        self.node_mut(node)?.spawn(&launch)?;
+        self.await_listening(&[node])
+    }
+
+    /// A power loss: SIGKILLs `nodes` and drops what each of them wrote but did not fsync (their data dirs are on
+    /// `dancu-lazyfs`, see [`ClusterSpec::lazyfs_bin`]). Returns each file system's record of the crash — the
+    /// evidence that unsynced data was dropped. Start the nodes again with [`LocalCluster::restart`].
+    pub fn power_loss(&mut self, nodes: &[u64]) -> Result<Vec<(u64, CrashRecord)>, HarnessError> {
+        if self.lazy.is_none() {
+            return Err(HarnessError::Config("a power loss needs the data dirs on dancu-lazyfs".to_string()));
+        }
+        for &node in nodes {
+            if self.node(node)?.state() != NodeState::Down {
+                self.kill(node)?;
+            }
+        }
+        let lazy = self.lazy.as_ref().ok_or_else(|| HarnessError::Config("no lazyfs mounts".to_string()))?;
+        nodes.iter().map(|&node| Ok((node, lazy.crash(node)?))).collect()
+    }
+
+    /// Erases a down node's data dir (a lost disk). The harness otherwise never touches a node's data.
+    pub fn wipe(&mut self, node: u64) -> Result<(), HarnessError> {
+        let process = self.node(node)?;
+        if process.state() != NodeState::Down {
+            return Err(HarnessError::WrongState { node, state: process.state().name(), action: "wipe" });
+        }
+        let dir = process.data_dir.clone();
+        let entries =
+            std::fs::read_dir(&dir).map_err(|source| HarnessError::io(format!("listing {}", dir.display()), source))?;
+        for entry in entries {
+            let path = entry.map_err(|source| HarnessError::io(format!("listing {}", dir.display()), source))?.path();
+            let removed = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+            removed.map_err(|source| HarnessError::io(format!("removing {}", path.display()), source))?;
+        }
+        Ok(())
     }
 
     /// The operating-system process id of a node the harness started and has not killed or stopped.

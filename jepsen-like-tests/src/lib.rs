@@ -17,7 +17,8 @@
 //! ```
 //!
 //! Architecture Invariant: the harness talks to nodes only the way operators and clients do (command line,
-//! signals, the public gRPC API); it never opens a node's data directory.
+//! signals, the public and admin gRPC APIs); it never reads a node's data directory — it only erases one
+//! ([`LocalCluster::wipe`], a lost disk) or drops its unsynced writes ([`LocalCluster::power_loss`]).
 //!
 //! Architecture Invariant: tests synchronize with the cluster by polling a condition with a deadline
 //! ([`poll_until`]), never by sleeping a fixed time.
@@ -26,7 +27,9 @@ mod binary;
 mod cluster;
 mod error;
 mod health;
+mod lazy_mounts;
 mod local_config;
+pub mod lost_writes;
 mod poll;
 mod ports;
 mod process;
@@ -34,12 +37,15 @@ mod process;
 pub use binary::{node_binary, NODE_BIN_ENV};
 pub use cluster::{ClusterSpec, LocalCluster, KEEP_CLUSTER_ENV};
 pub use error::HarnessError;
+pub use lazy_mounts::{lazyfs_binary, LAZYFS_BIN_ENV};
 pub use local_config::{loopback_config, LOCAL_CLUSTER_NAME, LOCAL_DATACENTER};
 pub use poll::{poll_until, wait_until, POLL_INTERVAL};
 pub use ports::free_loopback_ports;
 pub use process::tail_lines;
 pub mod checker;
+pub mod clock;
 pub mod history;
+pub mod lazyfs;
 pub mod nemesis;
 pub mod netns;
 pub mod report;

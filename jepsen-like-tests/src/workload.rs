@@ -72,7 +72,12 @@ impl Recorder {
 #[derive(Debug, Clone)]
 pub struct WorkloadConfig {
     pub keys: Vec<String>,
+    /// Workers that read, write and compare-and-set.
     pub n_workers: usize,
+    /// Workers that only read at the leader levels, through clients of their own: a client that never sees a
+    /// write time out keeps reading from a leader as long as it answers, as a read-only service would — the
+    /// reads that expose a deposed leader still trusting its lease.
+    pub n_readers: usize,
     /// Target total ops per second over all workers (0: as fast as the workers go).
     pub rate_per_s: u64,
     pub seed: u64,
@@ -89,12 +94,22 @@ pub fn level_consistency(level: ReadLevel) -> Consistency {
 
 /// Runs workers until `stop` turns true. `clients[i]` prefers node i for follower/stale reads; worker w
 /// uses `clients[w % clients.len()]`, so local reads are spread over the nodes.
-pub async fn run(clients: Vec<Client>, config: WorkloadConfig, recorder: Arc<Recorder>, stop: watch::Receiver<bool>) {
+pub async fn run(
+    clients: Vec<Client>,
+    reader_clients: Vec<Client>,
+    config: WorkloadConfig,
+    recorder: Arc<Recorder>,
+    stop: watch::Receiver<bool>,
+) {
     let values = Arc::new(AtomicU64::new(1));
-    let workers = (0..config.n_workers).map(|w| {
-        let client = clients[w % clients.len()].clone();
+    let n_all = config.n_workers + config.n_readers;
+    let workers = (0..n_all).map(|w| {
+        let reads_only = w >= config.n_workers;
+        let pool = if reads_only && !reader_clients.is_empty() { &reader_clients } else { &clients };
+        let client = pool[w % pool.len()].clone();
         let worker = Worker {
             process: w as u32,
+            reads_only,
             client,
             keys: config.keys.clone(),
             rng: StdRng::seed_from_u64(config.seed.wrapping_mul(1_000_003).wrapping_add(w as u64)),
@@ -103,9 +118,8 @@ pub async fn run(clients: Vec<Client>, config: WorkloadConfig, recorder: Arc<Rec
             recorder: recorder.clone(),
         };
         // Each worker paces itself to its share of the target rate; no target, no pacing.
-        let pace = (1_000_000 * config.n_workers as u64)
-            .checked_div(config.rate_per_s)
-            .map_or(Duration::ZERO, Duration::from_micros);
+        let pace =
+            (1_000_000 * n_all as u64).checked_div(config.rate_per_s).map_or(Duration::ZERO, Duration::from_micros);
         let stop = stop.clone();
         tokio::spawn(worker.run(pace, stop))
     });
@@ -118,6 +132,7 @@ pub async fn run(clients: Vec<Client>, config: WorkloadConfig, recorder: Arc<Rec
 
 struct Worker {
     process: u32,
+    reads_only: bool,
     client: Client,
     keys: Vec<String>,
     rng: StdRng,
@@ -140,6 +155,10 @@ impl Worker {
 
     async fn one_op(&mut self) {
         let key_idx = self.rng.random_range(0..self.keys.len());
+        if self.reads_only {
+            let level = if self.rng.random_range(0..100) < 80 { ReadLevel::Linearizable } else { ReadLevel::ReadIndex };
+            return self.read(key_idx, level).await;
+        }
         let roll = self.rng.random_range(0..100);
         if roll < 50 {
             let level = match self.rng.random_range(0..100) {

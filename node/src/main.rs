@@ -5,8 +5,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use dancu_cluster_config::ClusterConfig;
+use dancu_node::identity::join::JoinMode;
+use dancu_node::raft::groups::GroupOptions;
 use dancu_node::server::{run, NodeOptions};
 use dancu_node::service::linearizer::ReadMode;
+use dancu_node::storage::Durability;
 
 /// glibc malloc spends a fifth of a node's CPU on the write path (large, short-lived batch buffers);
 /// mimalloc keeps per-thread free lists and does not return every large buffer to the kernel.
@@ -30,6 +33,19 @@ struct Args {
     /// suite can prove it catches stale reads. Never use in production.
     #[arg(long, hide = true)]
     unsafe_skip_linearizer: bool,
+    /// TEST ONLY: grant (pre-)votes right after a restart instead of waiting out the lease this node may have
+    /// promised, so the consistency suite can prove it catches the stale reads that follow. Never in production.
+    #[arg(long, hide = true)]
+    unsafe_early_votes: bool,
+    /// TEST ONLY: acknowledge writes without fsyncing the WAL, so the consistency suite can prove its power-loss
+    /// fault catches lost acknowledged writes. Never in production.
+    #[arg(long, hide = true)]
+    unsafe_skip_fsync: bool,
+    /// With an empty data dir, join the existing cluster instead of taking part in creating one: adopt the cluster
+    /// id a majority of the configured nodes report and wait (no votes) until `dancuctl node re-add N` (e.g. for a
+    /// founder that lost its disk).
+    #[arg(long)]
+    join: bool,
 }
 
 async fn shutdown_signal() {
@@ -78,6 +94,9 @@ fn main() -> ExitCode {
         node_id: args.node_id,
         data_dir: args.data_dir.unwrap_or_else(|| PathBuf::from(format!("data/node-{}", args.node_id))),
         read_mode: ReadMode { skip_linearizer: args.unsafe_skip_linearizer },
+        join: if args.join { JoinMode::Existing } else { JoinMode::New },
+        group_options: GroupOptions { unsafe_early_votes: args.unsafe_early_votes },
+        durability: if args.unsafe_skip_fsync { Durability::UnsafeSkipFsync } else { Durability::Fsync },
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,

@@ -11,14 +11,18 @@ use dancu_proto::v1::raft_server::RaftServer;
 use dancu_proto::v1::registry_server::RegistryServer;
 use tonic::transport::server::TcpIncoming;
 
+use crate::identity::guard::ClusterGuard;
+use crate::identity::join::{establish, JoinMode};
+use crate::identity::IdentityError;
 use crate::limits::GRPC_MESSAGE_BYTES_MAX;
-use crate::raft::groups::Groups;
+use crate::raft::groups::{GroupOptions, Groups};
+use crate::raft::network::Peers;
 use crate::raft::service::RaftService;
 use crate::service::admin::AdminService;
 use crate::service::encoded_reads::RegistryRoutes;
 use crate::service::linearizer::ReadMode;
 use crate::service::registry::RegistryService;
-use crate::storage::Store;
+use crate::storage::{Durability, Store};
 
 /// How a node is started (from the command line).
 #[derive(Debug, Clone)]
@@ -27,6 +31,10 @@ pub struct NodeOptions {
     pub node_id: NodeId,
     pub data_dir: PathBuf,
     pub read_mode: ReadMode,
+    /// What an empty data dir does: found/join a new cluster, or join an existing one (`--join`).
+    pub join: JoinMode,
+    pub group_options: GroupOptions,
+    pub durability: Durability,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +51,8 @@ pub enum NodeError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error(transparent)]
     Start(#[from] crate::raft::groups::StartError),
+    #[error("identity: {0}")]
+    Identity(#[from] IdentityError),
     #[error("gRPC server: {0}")]
     Serve(#[from] tonic::transport::Error),
     #[error("reflection: {0}")]
@@ -63,30 +73,55 @@ pub async fn run(options: NodeOptions, shutdown: impl std::future::Future<Output
     let partition_map = options.config.partition_map()?;
     let node = options.config.node(options.node_id).ok_or(NodeError::UnknownNode(options.node_id))?;
     let addr = listen_addr(&node.addr)?;
-    // Bind before opening storage: a second process on the same address fails before touching data.
-    // TCP_NODELAY on every accepted connection: a lease read answers in microseconds, and Nagle would
-    // hold its reply back for a delayed ACK (tens of milliseconds).
+    // Probe the address before opening storage: a second process on the same address fails before touching data.
+    drop(std::net::TcpListener::bind(addr).map_err(|source| NodeError::Bind { addr, source })?);
+    let store = Store::open_with(&options.data_dir, options.durability)?;
+    let peers = Arc::new(Peers::default());
+    tokio::pin!(shutdown);
+    let identity = tokio::select! {
+        identity = establish(&store, &options.config, options.node_id, options.join, &peers) => Arc::new(identity?),
+        () = &mut shutdown => return Ok(()),
+    };
+    tracing::info!(
+        node = options.node_id,
+        cluster_id = %identity.cluster_id,
+        incarnation = %identity.incarnation,
+        awaiting_readd = identity.awaiting_readd(),
+        "identity established"
+    );
+    let groups =
+        Groups::start(options.config.clone(), partition_map, store, identity.clone(), peers, options.group_options);
+    let groups = Arc::new(groups.await?);
+    // Listen only now, with every group ready: peers' requests sent to a port that nobody serves yet would queue,
+    // time out and be reset by their senders, and a burst of resets trips HTTP/2's rapid-reset guard, which closes
+    // the one connection all groups share. TCP_NODELAY on every accepted connection: a lease read answers in
+    // microseconds, and Nagle would hold its reply back for a delayed ACK (tens of milliseconds).
     let incoming = TcpIncoming::bind(addr).map_err(|source| NodeError::Bind { addr, source })?.with_nodelay(Some(true));
-    let store = Store::open(&options.data_dir)?;
-    let groups = Arc::new(Groups::start(options.node_id, options.config.clone(), partition_map, store).await?);
     tracing::info!(node = options.node_id, n_groups = groups.iter().count(), %addr, "raft groups started");
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(dancu_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
+    // Both reflection versions: grpcurl speaks v1, while Python's grpcio-reflection, Postman, Evans and older
+    // grpcurl still speak v1alpha.
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(dancu_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection().build_v1()?;
+    let reflection_v1alpha = reflection().build_v1alpha()?;
     let registry = RegistryRoutes::new(RegistryService { groups: groups.clone(), read_mode: options.read_mode });
     let raft = RaftServer::new(RaftService { groups: groups.clone() })
         .max_decoding_message_size(GRPC_MESSAGE_BYTES_MAX)
         .max_encoding_message_size(GRPC_MESSAGE_BYTES_MAX);
+
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tonic::transport::Server::builder()
         .add_service(health_service)
-        .add_service(reflection)
-        .add_service(registry)
-        .add_service(raft)
-        .add_service(AdminServer::new(AdminService { groups: groups.clone() }))
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(ClusterGuard::new(registry, identity.clone()))
+        .add_service(ClusterGuard::new(raft, identity.clone()))
+        .add_service(ClusterGuard::new(AdminServer::new(AdminService { groups: groups.clone() }), identity.clone()))
         .serve_with_incoming_shutdown(incoming, async {
             let _ = stop_rx.await;
         });

@@ -259,6 +259,12 @@ async fn life_events_follow_the_state_rules() {
         Err(ClientError::IdReplaced { replaced_by, .. }) => assert_eq!(replaced_by, corrected.id),
         other => panic!("the old ID should answer replaced-by, got {other:?}"),
     }
+    // A batch get answers the cancelled ID as a get does: not found, replaced by the new ID.
+    let both = [old.id.clone(), corrected.id.clone()];
+    let results = client.batch_get(&both, Consistency::Linearizable).await.expect("batch get");
+    assert!(!results[0].found && results[0].citizen.is_none(), "{:?}", results[0]);
+    assert_eq!(results[0].replaced_by, corrected.id);
+    assert!(results[1].found && results[1].replaced_by.is_empty(), "{:?}", results[1]);
     let verdict = client
         .verify(
             VerifyQuery { id: old.id.clone(), full_name: Some(old.full_name.clone()), ..Default::default() },

@@ -118,7 +118,13 @@ fn encode_batch(pid: PartitionId, next_index: &mut BTreeMap<u32, u64>, citizens:
         state.push((keys::citizen_key(pid, citizen.id.as_bytes()), record.encode_to_vec()));
         state.extend(indexes::entries(pid, citizen));
     }
-    let outcome = pb::RequestOutcome { revision: 0, log_index };
+    // As the node remembers a batch: each record's revision and whether it was written.
+    let outcome = pb::RequestOutcome {
+        revision: 0,
+        log_index,
+        batch_revisions: vec![1; citizens.len()],
+        batch_written: vec![true; citizens.len()],
+    };
     state.push((keys::request_key(pid, &request_id), outcome.encode_to_vec()));
     state.push((keys::request_by_index_key(pid, log_index), request_id.clone().into_bytes()));
     let applied = pb::SnapshotMeta {

@@ -75,6 +75,9 @@ struct BatchResultJson {
     found: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     citizen: Option<CitizenJson>,
+    /// A cancelled ID: the ID that replaced it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replaced_by: Option<String>,
 }
 
 pub(crate) async fn get(global: &GlobalArgs, args: GetArgs) -> Result<String, Failure> {
@@ -178,6 +181,7 @@ fn batch_json(results: Vec<BatchGetResult>) -> BatchJson {
             citizen: result.citizen.as_ref().filter(|_| result.found).map(CitizenJson::from),
             id: result.id,
             found: result.found,
+            replaced_by: Some(result.replaced_by).filter(|id| !id.is_empty()),
         })
         .collect();
     BatchJson { results }
@@ -314,13 +318,28 @@ mod tests {
                 found: true,
                 citizen: Some(Citizen { id: "001085012345".to_string(), ..Citizen::default() }),
                 meta: None,
+                replaced_by: String::new(),
             },
-            BatchGetResult { id: "001085000000".to_string(), found: false, citizen: None, meta: None },
+            BatchGetResult {
+                id: "001085000000".to_string(),
+                found: false,
+                citizen: None,
+                meta: None,
+                replaced_by: String::new(),
+            },
+            BatchGetResult {
+                id: "001085000001".to_string(),
+                found: false,
+                citizen: None,
+                meta: None,
+                replaced_by: "001085000002".to_string(),
+            },
         ];
         let value = serde_json::to_value(batch_json(results)).expect("serializable");
         let want = serde_json::json!({"results": [
             {"id": "001085012345", "found": true, "citizen": {"id": "001085012345"}},
-            {"id": "001085000000", "found": false}
+            {"id": "001085000000", "found": false},
+            {"id": "001085000001", "found": false, "replaced_by": "001085000002"}
         ]});
         assert_eq!(value, want);
     }

@@ -6,6 +6,7 @@ mod config_cmd;
 mod event_cmd;
 mod gen_cmd;
 mod import_cmd;
+mod node_cmd;
 mod query_cmd;
 mod status_cmd;
 mod table;
@@ -72,6 +73,10 @@ struct GlobalArgs {
     /// Why the data is processed; sent with every request and recorded by the audit log.
     #[arg(long, default_value = "operator", global = true)]
     purpose: String,
+    /// The cluster's id (32 hex digits, as `status` shows it): nodes of any other cluster are refused. Default:
+    /// the id of the first node that answers.
+    #[arg(long, value_name = "HEX", global = true, env = "DANCU_CLUSTER_ID")]
+    cluster_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -138,6 +143,11 @@ enum Command {
     Event {
         #[command(subcommand)]
         command: event_cmd::EventCommand,
+    },
+    /// Operator actions on one node: `node re-add N` after it lost its data dir.
+    Node {
+        #[command(subcommand)]
+        command: node_cmd::NodeCommand,
     },
     /// Generate synthetic citizens as JSON lines (deterministic for a seed; no cluster needed).
     Gen(gen_cmd::GenArgs),
@@ -242,6 +252,7 @@ fn run(cli: Cli) -> Result<String, Failure> {
         Command::Search(args) => runtime.block_on(query_cmd::search(global, args)),
         Command::Scan(args) => runtime.block_on(query_cmd::scan(global, args)),
         Command::Event { command } => runtime.block_on(event_cmd::run(global, command)),
+        Command::Node { command } => runtime.block_on(node_cmd::run(global, command)),
         Command::Gen(args) => gen_cmd::run(args),
         Command::Bench { command } => bench_cmd::run(global, command),
     }
@@ -255,6 +266,7 @@ impl GlobalArgs {
             deadline,
             rpc_timeout: defaults.rpc_timeout.min(deadline),
             purpose: self.purpose.clone(),
+            cluster_id: self.cluster_id.clone(),
             ..defaults
         }
     }

@@ -12,8 +12,22 @@ use super::{plural, to_json, Failure, GlobalArgs, OutputFormat};
 struct StatusJson<'a> {
     /// The node that answered.
     node_id: u64,
-    nodes: Vec<NodeJson<'a>>,
+    /// The cluster's identity (32 hex digits); the client pins it.
+    cluster_id: &'a str,
+    /// The answering node came back with an empty data dir and waits for `dancuctl node re-add`.
+    awaiting_readd: bool,
+    nodes: Vec<StatusNodeJson<'a>>,
     partitions: Vec<PartitionJson<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct StatusNodeJson<'a> {
+    #[serde(flatten)]
+    node: NodeJson<'a>,
+    /// "self", "ok", "unreachable", "foreign" or "unknown", as the answering node last found it.
+    health: &'a str,
+    /// With health "foreign": the other cluster's id.
+    foreign_cluster_id: Option<&'a str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -30,6 +44,8 @@ struct PartitionJson<'a> {
     preferred_leader: u64,
     local_role: &'a str,
     replicas: &'a [u64],
+    /// "led", "no_leader", "not_founded" or "not_hosted".
+    availability: &'a str,
 }
 
 pub(crate) async fn run(global: &GlobalArgs) -> Result<String, Failure> {
@@ -45,11 +61,15 @@ fn status_json(status: &StatusResponse) -> StatusJson<'_> {
     let nodes = status
         .nodes
         .iter()
-        .map(|node| NodeJson {
-            id: node.id,
-            addr: &node.addr,
-            dc: &node.dc,
-            metrics_addr: Some(node.metrics_addr.as_str()).filter(|addr| !addr.is_empty()),
+        .map(|node| StatusNodeJson {
+            node: NodeJson {
+                id: node.id,
+                addr: &node.addr,
+                dc: &node.dc,
+                metrics_addr: Some(node.metrics_addr.as_str()).filter(|addr| !addr.is_empty()),
+            },
+            health: &node.health,
+            foreign_cluster_id: Some(node.foreign_cluster_id.as_str()).filter(|id| !id.is_empty()),
         })
         .collect();
     let partitions = status
@@ -68,9 +88,16 @@ fn status_json(status: &StatusResponse) -> StatusJson<'_> {
             preferred_leader: partition.preferred_leader,
             local_role: &partition.local_role,
             replicas: &partition.replicas,
+            availability: &partition.availability,
         })
         .collect();
-    StatusJson { node_id: status.node_id, nodes, partitions }
+    StatusJson {
+        node_id: status.node_id,
+        cluster_id: &status.cluster_id,
+        awaiting_readd: status.awaiting_readd,
+        nodes,
+        partitions,
+    }
 }
 
 fn status_table(status: &StatusResponse) -> String {
@@ -79,7 +106,12 @@ fn status_table(status: &StatusResponse) -> String {
         .iter()
         .map(|node| {
             let metrics = if node.metrics_addr.is_empty() { "-".to_string() } else { node.metrics_addr.clone() };
-            vec![node.id.to_string(), node.addr.clone(), node.dc.clone(), metrics]
+            let health = if node.foreign_cluster_id.is_empty() {
+                node.health.clone()
+            } else {
+                format!("{} (cluster {})", node.health, node.foreign_cluster_id)
+            };
+            vec![node.id.to_string(), node.addr.clone(), node.dc.clone(), metrics, health]
         })
         .collect();
     let partition_rows: Vec<Vec<String>> = status
@@ -94,6 +126,7 @@ fn status_table(status: &StatusResponse) -> String {
                 partition.term.to_string(),
                 partition.last_applied.to_string(),
                 partition.local_role.clone(),
+                partition.availability.clone(),
                 join_ids(&partition.voters),
                 join_ids(&partition.learners),
                 join_ids(&partition.replicas),
@@ -103,9 +136,11 @@ fn status_table(status: &StatusResponse) -> String {
         .collect();
     let n_with_leader = status.partitions.iter().filter(|partition| partition.leader.is_some()).count();
     format!(
-        "answered by node {}\n\n{}\n{}{}, {n_with_leader} with a leader\n",
+        "answered by node {} of cluster {}{}\n\n{}\n{}{}, {n_with_leader} with a leader{}\n{}",
         status.node_id,
-        render(&["NODE", "ADDR", "DC", "METRICS"], &node_rows),
+        status.cluster_id,
+        if status.awaiting_readd { " (awaiting re-add: run `dancuctl node re-add`)" } else { "" },
+        render(&["NODE", "ADDR", "DC", "METRICS", "HEALTH"], &node_rows),
         render(
             &[
                 "PARTITION",
@@ -115,6 +150,7 @@ fn status_table(status: &StatusResponse) -> String {
                 "TERM",
                 "APPLIED",
                 "ROLE",
+                "AVAILABILITY",
                 "VOTERS",
                 "LEARNERS",
                 "REPLICAS",
@@ -123,7 +159,39 @@ fn status_table(status: &StatusResponse) -> String {
             &partition_rows
         ),
         plural(status.partitions.len(), "partition"),
+        unavailable_summary(status),
+        foreign_warnings(status),
     )
+}
+
+/// ", N not founded, M without a leader" for partitions that cannot serve, or nothing.
+fn unavailable_summary(status: &StatusResponse) -> String {
+    let count = |state: &str| status.partitions.iter().filter(|partition| partition.availability == state).count();
+    let mut text = String::new();
+    let not_founded = count("not_founded");
+    if not_founded > 0 {
+        text.push_str(&format!(", {not_founded} not founded (their founder has not started in this cluster)"));
+    }
+    let no_leader = count("no_leader");
+    if no_leader > 0 {
+        text.push_str(&format!(", {no_leader} without a leader"));
+    }
+    text
+}
+
+/// One line per node that belongs to another cluster.
+fn foreign_warnings(status: &StatusResponse) -> String {
+    status
+        .nodes
+        .iter()
+        .filter(|node| node.health == "foreign")
+        .map(|node| {
+            format!(
+                "warning: node {} at {} belongs to another cluster ({}): its messages are refused\n",
+                node.id, node.addr, node.foreign_cluster_id
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -153,8 +221,15 @@ mod tests {
                     preferred_leader: 1,
                     ..Default::default()
                 },
-                PartitionStatus { id: 200, province_code: "002".to_string(), ..Default::default() },
+                PartitionStatus {
+                    id: 200,
+                    province_code: "002".to_string(),
+                    availability: "not_founded".to_string(),
+                    ..Default::default()
+                },
             ],
+            cluster_id: "0123456789abcdef0123456789abcdef".to_string(),
+            ..Default::default()
         }
     }
 
@@ -171,7 +246,12 @@ mod tests {
     #[test]
     fn table_ends_with_summary() {
         let text = status_table(&sample());
-        assert!(text.ends_with("2 partitions, 1 with a leader\n"), "{text}");
+        assert!(
+            text.ends_with(
+                "2 partitions, 1 with a leader, 1 not founded (their founder has not started in this cluster)\n"
+            ),
+            "{text}"
+        );
         assert!(text.contains("001 Hà Nội"), "{text}");
     }
 }

@@ -5,13 +5,13 @@
 
 use std::time::Duration;
 
+use crate::channels::NodeChannel;
 use dancu_proto::v1::{
     BatchGetCitizensRequest, BatchGetCitizensResponseEncoded, BatchGetResult, BatchGetResultEncoded, CallerContext,
     Citizen, Consistency,
 };
 use http::uri::PathAndQuery;
 use prost::Message;
-use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 
 use super::Stub;
@@ -21,17 +21,17 @@ const BATCH_GET_PATH: &str = "/dancu.v1.Registry/BatchGetCitizens";
 
 /// The `Registry` service with `BatchGetCitizens` decoded as records in stored form.
 pub(crate) struct EncodedRegistry {
-    channel: Channel,
+    channel: NodeChannel,
 }
 
 impl Stub for EncodedRegistry {
-    fn over(channel: Channel) -> EncodedRegistry {
+    fn over(channel: NodeChannel) -> EncodedRegistry {
         EncodedRegistry::new(channel)
     }
 }
 
 impl EncodedRegistry {
-    pub(crate) fn new(channel: Channel) -> EncodedRegistry {
+    pub(crate) fn new(channel: NodeChannel) -> EncodedRegistry {
         EncodedRegistry { channel }
     }
 
@@ -61,7 +61,13 @@ pub(super) fn decoded(result: BatchGetResultEncoded) -> Result<BatchGetResult, C
         .map(Citizen::decode)
         .transpose()
         .map_err(|e| ClientError::Server { code: Code::Internal, message: format!("a record does not decode: {e}") })?;
-    Ok(BatchGetResult { id: result.id, found: result.found, citizen, meta: result.meta })
+    Ok(BatchGetResult {
+        id: result.id,
+        found: result.found,
+        citizen,
+        meta: result.meta,
+        replaced_by: result.replaced_by,
+    })
 }
 
 #[cfg(test)]
@@ -84,10 +90,24 @@ mod tests {
             found: true,
             citizen: Some(citizen.encode_to_vec().into()),
             meta,
+            replaced_by: String::new(),
         };
         let result = decoded(stored).expect("a valid record");
-        assert_eq!(result, BatchGetResult { id: citizen.id.clone(), found: true, citizen: Some(citizen), meta });
-        let absent = BatchGetResultEncoded { id: "001085000000".into(), found: false, citizen: None, meta };
+        let expected = BatchGetResult {
+            id: citizen.id.clone(),
+            found: true,
+            citizen: Some(citizen),
+            meta,
+            replaced_by: String::new(),
+        };
+        assert_eq!(result, expected);
+        let absent = BatchGetResultEncoded {
+            id: "001085000000".into(),
+            found: false,
+            citizen: None,
+            meta,
+            replaced_by: String::new(),
+        };
         assert_eq!(decoded(absent).expect("absent").citizen, None);
     }
 
@@ -98,6 +118,7 @@ mod tests {
             found: true,
             citizen: Some(vec![0xff; 3].into()),
             meta: None,
+            replaced_by: String::new(),
         };
         assert!(matches!(decoded(garbage), Err(ClientError::Server { code: Code::Internal, .. })));
     }

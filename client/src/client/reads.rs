@@ -3,13 +3,13 @@
 
 use std::time::Duration;
 
+use crate::channels::NodeChannel;
 use dancu_proto::v1::registry_client::RegistryClient;
 use dancu_proto::v1::{
     BatchVerifyCitizensRequest, CallerContext, Consistency, Date, ListHouseholdRequest, ListHouseholdResponse,
     LookupLegacyNumberRequest, SearchCitizensRequest, SearchCitizensResponse, Sex, VerifyCitizenRequest,
     VerifyCitizenResponse, VerifyQuery, VerifyResult,
 };
-use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
 use super::{new_request_id, target_for, Client, Route};
@@ -45,7 +45,7 @@ fn check_asked(query: &VerifyQuery, field: &str) -> Result<(), ClientError> {
 
 /// One `BatchVerifyCitizens` attempt (the per-node and the per-partition paths send the same request).
 async fn send_batch_verify(
-    mut registry: RegistryClient<Channel>,
+    mut registry: RegistryClient<NodeChannel>,
     queries: Vec<VerifyQuery>,
     consistency: Consistency,
     context: CallerContext,
@@ -120,7 +120,7 @@ impl Client {
         let send_to = |addr: String, group: Vec<VerifyQuery>| {
             let request_id = &request_id;
             async move {
-                self.attempt_at(&addr, request_id, |mut registry: RegistryClient<Channel>, context, timeout| {
+                self.attempt_at(&addr, request_id, |mut registry: RegistryClient<NodeChannel>, context, timeout| {
                     let message = BatchVerifyCitizensRequest {
                         queries: group,
                         consistency: consistency.into(),
@@ -170,7 +170,7 @@ impl Client {
         }
         let route = Route::AnyNode { target: target_for(consistency) };
         let response = self
-            .execute_routed(route, &new_request_id(), |mut registry: RegistryClient<Channel>, context, timeout| {
+            .execute_routed(route, &new_request_id(), |mut registry: RegistryClient<NodeChannel>, context, timeout| {
                 let message = LookupLegacyNumberRequest {
                     legacy_id_number: legacy_id_number.to_string(),
                     consistency: consistency.into(),
@@ -224,7 +224,7 @@ impl Client {
         route: Route<'_>,
         message: ListHouseholdRequest,
     ) -> Result<ListHouseholdResponse, ClientError> {
-        self.execute_routed(route, &new_request_id(), |mut registry: RegistryClient<Channel>, context, timeout| {
+        self.execute_routed(route, &new_request_id(), |mut registry: RegistryClient<NodeChannel>, context, timeout| {
             let mut request = Request::new(ListHouseholdRequest { context: Some(context), ..message.clone() });
             request.set_timeout(timeout);
             async move { registry.list_household(request).await.map(Response::into_inner) }
@@ -250,7 +250,7 @@ impl Client {
             partition_ids: Vec::new(),
         };
         let route = Route::AnyNode { target: target_for(consistency) };
-        self.execute_routed(route, &new_request_id(), |mut registry: RegistryClient<Channel>, context, timeout| {
+        self.execute_routed(route, &new_request_id(), |mut registry: RegistryClient<NodeChannel>, context, timeout| {
             let mut request = Request::new(SearchCitizensRequest { context: Some(context), ..message.clone() });
             request.set_timeout(timeout);
             async move { registry.search_citizens(request).await.map(Response::into_inner) }

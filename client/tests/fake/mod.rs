@@ -239,6 +239,7 @@ impl Registry for FakeNode {
                 found: records.contains_key(id),
                 citizen: records.get(id).cloned(),
                 meta: self.partition(id).ok().map(|partition| self.meta(partition)),
+                replaced_by: String::new(),
             })
             .collect();
         Ok(Response::new(BatchGetCitizensResponse { results }))
@@ -554,7 +555,7 @@ impl Registry for FakeNode {
             })
             .collect();
         let nodes = self.shared.nodes.lock().unwrap().clone();
-        Ok(Response::new(StatusResponse { node_id: self.id, nodes, partitions }))
+        Ok(Response::new(StatusResponse { node_id: self.id, nodes, partitions, ..Default::default() }))
     }
 }
 

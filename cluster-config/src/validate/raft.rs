@@ -1,7 +1,7 @@
 //! Rules on `[raft]`: timings that let a leader keep its followers from starting elections.
 
 use super::Report;
-use crate::limits::HEARTBEAT_INTERVAL_MS_MIN;
+use crate::limits::{CLOCK_DRIFT_PPM_MAX, HEARTBEAT_INTERVAL_MS_MIN};
 use crate::RaftConfig;
 
 pub(super) fn check(raft: &RaftConfig, report: &mut Report) {
@@ -26,6 +26,15 @@ pub(super) fn check(raft: &RaftConfig, report: &mut Report) {
             format!(
                 "must be greater than raft.election_timeout_ms_min ({}), found {}",
                 raft.election_timeout_ms_min, raft.election_timeout_ms_max
+            ),
+        );
+    }
+    if raft.max_clock_drift_ppm > CLOCK_DRIFT_PPM_MAX {
+        report.add(
+            "raft.max_clock_drift_ppm",
+            format!(
+                "must be at most {CLOCK_DRIFT_PPM_MAX} (clocks that far apart leave no lease), found {}",
+                raft.max_clock_drift_ppm
             ),
         );
     }

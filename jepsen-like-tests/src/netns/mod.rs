@@ -351,6 +351,12 @@ impl NetTopology {
         Ok(format!("bridge {left:?} <-> {middle} <-> {right:?}"))
     }
 
+    /// The cut links as the router's rules show them now, read back from the kernel (not from this struct's own
+    /// bookkeeping): the suite's proof that a partition took effect.
+    pub fn cuts_in_kernel(&self) -> Result<Vec<(u64, u64)>, NetError> {
+        Ok(shapes::to_vec(&self.cuts_of(&self.blackhole_rules()?)))
+    }
+
     /// The cut links in effect, each `(low, high)`; [`CLIENT`] (0) stands for the client.
     pub fn active_cuts(&self) -> Vec<(u64, u64)> {
         shapes::to_vec(&self.cuts)

@@ -83,6 +83,19 @@ fn render_facts(page: &mut String, report: &RunReport) {
     if final_reads_disagree(report) {
         let _ = write!(page, "<tr><th>final reads</th><td class=\"error\">the nodes disagree after the heal</td></tr>");
     }
+    let lost_class = if report.acked_writes_lost > 0 { " class=\"error\"" } else { "" };
+    let _ = write!(page, "<tr><th>acked writes lost</th><td{lost_class}>{}</td></tr>", report.acked_writes_lost);
+    for (kind, injected) in &report.nemesis.injected {
+        let confirmed = report.nemesis.confirmed.get(kind).copied().unwrap_or(0);
+        let _ = write!(
+            page,
+            "<tr><th>nemesis {}</th><td>{injected} injected, {confirmed} confirmed</td></tr>",
+            escape(kind)
+        );
+    }
+    for unconfirmed in &report.nemesis.unconfirmed {
+        let _ = write!(page, "<tr><th>fault not confirmed</th><td class=\"error\">{}</td></tr>", escape(unconfirmed));
+    }
     for note in &report.notes {
         let _ = write!(page, "<tr><th>note</th><td>{}</td></tr>", escape(note));
     }

@@ -23,6 +23,7 @@ use serde_json::json;
 
 use crate::checker::{CheckReport, Verdict};
 use crate::history::{FaultWindow, Op};
+use crate::nemesis::NemesisTally;
 
 pub const HISTORY_FILE: &str = "history.jsonl";
 pub const RESULTS_FILE: &str = "results.json";
@@ -43,6 +44,10 @@ pub struct RunReport<'a> {
     pub notes: Vec<String>,
     /// Post-heal reads per node per key; an `"all_agree": false` member makes the run invalid.
     pub final_reads: serde_json::Value,
+    /// Acknowledged writes the final state lost (see `run::acked_writes_lost`); any makes the run invalid.
+    pub acked_writes_lost: u64,
+    /// Faults injected and confirmed, per nemesis kind, and the unconfirmed ones.
+    pub nemesis: &'a NemesisTally,
 }
 
 /// Writes `history.jsonl`, `results.json`, `summary.md` and `report.html` into `dir` (created if missing).
@@ -56,9 +61,10 @@ pub fn write_run_report(dir: &Path, report: &RunReport) -> io::Result<()> {
     Ok(())
 }
 
-/// The run's verdict: the checker's, except that nodes disagreeing after the heal makes it invalid.
+/// The run's verdict: the checker's, except that nodes disagreeing after the heal, or an acknowledged write lost,
+/// makes it invalid.
 pub fn run_verdict(report: &RunReport) -> Verdict {
-    if final_reads_disagree(report) {
+    if final_reads_disagree(report) || report.acked_writes_lost > 0 {
         return Verdict::Invalid;
     }
     report.check.verdict
@@ -71,7 +77,8 @@ fn final_reads_disagree(report: &RunReport) -> bool {
 /// The contents of `results.json`:
 /// `{"valid": true|false|"unknown", "ops": N, "faults": [...], "anomalies": [...], "seed": S, "git_rev": "...",
 /// "config": {...}, "checker": {"verdict", "elapsed_ms", "n_keys", "keys": [...]}, "counts": {"ok", "fail",
-/// "info"}, "final_reads": ..., "notes": [...]}`.
+/// "info"}, "final_reads": ..., "notes": [...], "acked_writes_lost": N, "nemesis_injected": {"kill": N, ...},
+/// "nemesis_confirmed": {"kill": N, ...}, "nemesis_unconfirmed": ["...", ...]}`.
 pub fn results_json(report: &RunReport) -> serde_json::Value {
     let valid = match run_verdict(report) {
         Verdict::Valid => json!(true),
@@ -96,6 +103,10 @@ pub fn results_json(report: &RunReport) -> serde_json::Value {
         "counts": {"ok": counts.ok, "fail": counts.fail, "info": counts.info},
         "final_reads": report.final_reads,
         "notes": report.notes,
+        "acked_writes_lost": report.acked_writes_lost,
+        "nemesis_injected": report.nemesis.injected,
+        "nemesis_confirmed": report.nemesis.confirmed,
+        "nemesis_unconfirmed": report.nemesis.unconfirmed,
     })
 }
 

@@ -21,6 +21,10 @@ pub(super) fn render(report: &RunReport) -> String {
     if final_reads_disagree(report) {
         let _ = writeln!(md, "- **the nodes' final reads disagree after the heal** (see results.json)");
     }
+    let _ = writeln!(md, "- acknowledged writes lost: {}", report.acked_writes_lost);
+    for unconfirmed in &report.nemesis.unconfirmed {
+        let _ = writeln!(md, "- **fault not confirmed**: {}", cell(unconfirmed));
+    }
     for note in &report.notes {
         let _ = writeln!(md, "- note: {note}");
     }
@@ -42,6 +46,14 @@ fn render_counts(md: &mut String, ops: &[Op]) {
 
 fn render_faults(md: &mut String, report: &RunReport) {
     let _ = writeln!(md, "\n## Faults ({})\n", report.faults.len());
+    if !report.nemesis.injected.is_empty() {
+        let _ = writeln!(md, "| nemesis | injected | confirmed |\n|---|---:|---:|");
+        for (kind, injected) in &report.nemesis.injected {
+            let confirmed = report.nemesis.confirmed.get(kind).copied().unwrap_or(0);
+            let _ = writeln!(md, "| {kind} | {injected} | {confirmed} |");
+        }
+        md.push('\n');
+    }
     if report.faults.is_empty() {
         let _ = writeln!(md, "None.");
         return;

@@ -25,6 +25,8 @@ fn faults() -> Vec<FaultWindow> {
     ]
 }
 
+static NO_NEMESIS: std::sync::LazyLock<NemesisTally> = std::sync::LazyLock::new(NemesisTally::default);
+
 fn run_report<'a>(ops: &'a [Op], faults: &'a [FaultWindow], check: &'a CheckReport) -> RunReport<'a> {
     RunReport {
         ops,
@@ -36,6 +38,8 @@ fn run_report<'a>(ops: &'a [Op], faults: &'a [FaultWindow], check: &'a CheckRepo
                        "broken_reads": false, "network": "loopback"}),
         notes: vec!["no clock-skew injection on this machine".into()],
         final_reads: json!({"keys": [], "all_agree": true}),
+        acked_writes_lost: 0,
+        nemesis: &NO_NEMESIS,
     }
 }
 
@@ -126,6 +130,31 @@ fn unknown_and_disagreeing_final_reads_are_reported_as_such() {
     write_run_report(dir.path(), &report).unwrap();
     assert_eq!(read_results(dir.path())["valid"], json!(false));
     assert!(fs::read_to_string(dir.path().join(HTML_FILE)).unwrap().contains("disagree"));
+}
+
+#[test]
+fn a_lost_acknowledged_write_and_an_unconfirmed_fault_are_reported() {
+    let ops = history(2, 20);
+    let check_report = check(&ops, &CheckConfig::default());
+    assert_eq!(check_report.verdict, Verdict::Valid);
+    let tally = NemesisTally {
+        injected: [("power-loss".to_string(), 2)].into(),
+        confirmed: [("power-loss".to_string(), 1)].into(),
+        unconfirmed: vec!["power-loss: power loss of nodes [1, 2, 3] (2 of 3 file systems recorded the crash)".into()],
+    };
+    let mut report = run_report(&ops, &[], &check_report);
+    report.acked_writes_lost = 3;
+    report.nemesis = &tally;
+    let dir = tempfile::tempdir().unwrap();
+    write_run_report(dir.path(), &report).unwrap();
+    let results = read_results(dir.path());
+    assert_eq!(results["valid"], json!(false), "a lost acknowledged write makes the run invalid");
+    assert_eq!(results["acked_writes_lost"], json!(3));
+    assert_eq!(results["nemesis_confirmed"], json!({"power-loss": 1}));
+    assert_eq!(results["nemesis_injected"], json!({"power-loss": 2}));
+    assert_eq!(results["nemesis_unconfirmed"].as_array().map(Vec::len), Some(1));
+    let summary = fs::read_to_string(dir.path().join(SUMMARY_FILE)).unwrap();
+    assert!(summary.contains("acknowledged writes lost: 3") && summary.contains("fault not confirmed"), "{summary}");
 }
 
 #[test]

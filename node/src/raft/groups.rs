@@ -3,14 +3,15 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use dancu_cluster_config::{ClusterConfig, NodeId, PartitionId, PartitionMap, PartitionSpec};
 use openraft::BasicNode;
 
-use crate::raft::group_config;
+use crate::identity::Identity;
 use crate::raft::network::{NetworkFactory, Peers};
 use crate::raft::types::TypeConfig;
+use crate::raft::{group_config, lease_read_age_max, restart_vote_quarantine};
 use crate::service::errors::ApiError;
 use crate::storage::entry_cache::EntryCache;
 use crate::storage::{StateMachine, Store};
@@ -34,7 +35,23 @@ pub struct Groups {
     pub partition_map: PartitionMap,
     pub store: Arc<Store>,
     pub peers: Arc<Peers>,
+    pub identity: Arc<Identity>,
     groups: HashMap<PartitionId, Group>,
+    /// When this process started its groups: votes are refused for a lease after it (see `vote_refusal`).
+    started_at: Instant,
+    /// How long after the start votes are refused; zero only with the test-only `--unsafe-early-votes`.
+    vote_quarantine: Duration,
+    /// The oldest quorum acknowledgement a lease read trusts (the lease shortened by the clock-drift bound).
+    pub lease_read_age_max: Duration,
+    /// (Pre-)votes granted since the start (`Status.votes_granted`).
+    votes_granted: std::sync::atomic::AtomicU64,
+}
+
+/// How the groups of a node behave where tests need a switch.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GroupOptions {
+    /// TEST ONLY: grant votes right after a restart (breaks the lease promise; the suite must catch it).
+    pub unsafe_early_votes: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,26 +65,79 @@ pub enum StartError {
 impl Groups {
     /// Creates (without bootstrapping) a Raft group for every partition placed on `node_id`.
     pub async fn start(
-        node_id: NodeId,
         config: ClusterConfig,
         partition_map: PartitionMap,
         store: Arc<Store>,
+        identity: Arc<Identity>,
+        peers: Arc<Peers>,
+        options: GroupOptions,
     ) -> Result<Groups, StartError> {
-        let peers = Arc::new(Peers::default());
+        let node_id = identity.node_id;
+        let started_at = Instant::now();
         let mut groups = HashMap::new();
         for spec in partition_map.hosted_by(node_id) {
             let pid = spec.id;
             let raft_config =
                 group_config(&config.cluster_name, pid, &config.raft).map_err(|e| StartError::Config(pid.0, e))?;
             let cache = Arc::new(EntryCache::default());
-            let network = NetworkFactory { pid, peers: peers.clone(), cache: cache.clone() };
+            let network =
+                NetworkFactory { pid, peers: peers.clone(), identity: identity.clone(), cache: cache.clone() };
             let log_store = store.log_store(pid, cache.clone());
             let raft = RaftHandle::new(node_id, raft_config, network, log_store, store.state_machine(spec, cache))
                 .await
                 .map_err(|e| StartError::Raft(pid.0, e.to_string()))?;
             groups.insert(pid, Group { spec: spec.clone(), raft, recovered: Arc::new(AtomicBool::new(false)) });
         }
-        Ok(Groups { node_id, config, partition_map, store, peers, groups })
+        let vote_quarantine =
+            if options.unsafe_early_votes { Duration::ZERO } else { restart_vote_quarantine(&config.raft) };
+        let lease_read_age_max = lease_read_age_max(&config.raft);
+        Ok(Groups {
+            node_id,
+            config,
+            partition_map,
+            store,
+            peers,
+            identity,
+            groups,
+            started_at,
+            vote_quarantine,
+            lease_read_age_max,
+            votes_granted: Default::default(),
+        })
+    }
+
+    pub fn count_vote_granted(&self) {
+        self.votes_granted.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn votes_granted(&self) -> u64 {
+        self.votes_granted.load(Ordering::Relaxed)
+    }
+
+    /// Time since the groups started, by this process's monotonic clock.
+    pub fn uptime(&self) -> Duration {
+        self.started_at.elapsed()
+    }
+
+    /// Why this node must not grant a vote now, if it must not. A follower promised the leader it would not
+    /// vote for a lease after each heartbeat (the leader's lease reads rely on it); a restart forgets when the
+    /// last heartbeat came, so the promise is kept by refusing every vote for a lease after the start. A node
+    /// that came back with an empty data dir votes for nobody until it is re-added. A leadership transfer is
+    /// the leader's own request, so the lease does not stand in its way.
+    pub fn vote_refusal(&self, leadership_transfer: bool) -> Option<String> {
+        if self.identity.awaiting_readd() {
+            return Some(format!("node {} awaits its re-add: it grants no votes", self.node_id));
+        }
+        let since_start = self.started_at.elapsed();
+        if !leadership_transfer && since_start < self.vote_quarantine {
+            return Some(format!(
+                "node {} restarted {} ms ago: no votes within {} ms of a start (the lease it may have promised)",
+                self.node_id,
+                since_start.as_millis(),
+                self.vote_quarantine.as_millis()
+            ));
+        }
+        None
     }
 
     pub fn get(&self, pid: PartitionId) -> Option<&Group> {
@@ -99,6 +169,10 @@ impl Groups {
     /// empty, so two nodes can never each found a cluster. The founder campaigns first, so initial
     /// leadership follows the placement and spreads over the nodes.
     pub async fn bootstrap(&self) {
+        if self.identity.awaiting_readd() {
+            tracing::warn!(node = self.node_id, "awaiting re-add: founding no group");
+            return;
+        }
         for group in self.groups.values() {
             if group.spec.preferred_leader != self.node_id {
                 continue;

@@ -21,6 +21,8 @@ use openraft::{BasicNode, RaftNetworkFactory, RaftNetworkV2};
 use tokio::io::AsyncReadExt;
 use tonic::transport::{Channel, Endpoint};
 
+use crate::identity::peer_health::PeerState;
+use crate::identity::{Identity, RandomId};
 use crate::limits::{APPEND_ENTRIES_BYTES_MAX, GRPC_MESSAGE_BYTES_MAX, SNAPSHOT_CHUNK_BYTES_MAX};
 use crate::raft::codec;
 use crate::raft::types::{NodeId, Snapshot, TypeConfig, Vote};
@@ -61,6 +63,7 @@ impl Peers {
 pub struct NetworkFactory {
     pub pid: PartitionId,
     pub peers: Arc<Peers>,
+    pub identity: Arc<Identity>,
     /// The partition's recent entries with their stored bytes (shared with its log store).
     pub cache: Arc<EntryCache>,
 }
@@ -74,6 +77,7 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
             target,
             addr: node.addr.clone(),
             peers: self.peers.clone(),
+            identity: self.identity.clone(),
             cache: self.cache.clone(),
         }
     }
@@ -84,11 +88,25 @@ pub struct PeerNetwork {
     target: NodeId,
     addr: String,
     peers: Arc<Peers>,
+    identity: Arc<Identity>,
     cache: Arc<EntryCache>,
 }
 
-/// A peer that cannot be reached makes openraft back off; any other failure is a network error.
+/// The cluster id a refusal names, when the peer refused us for belonging to another cluster.
+fn foreign_cluster_of(status: &tonic::Status) -> Option<RandomId> {
+    let detail = <pb::ErrorDetail as prost::Message>::decode(status.details()).ok()?;
+    if detail.reason != pb::ErrorReason::ClusterMismatch as i32 {
+        return None;
+    }
+    RandomId::parse_hex(&detail.cluster_id)
+}
+
+/// A peer that cannot be reached makes openraft back off; any other failure is a network error. A node of another
+/// cluster at the peer's address is as good as unreachable: back off instead of retrying at once.
 fn rpc_error(status: tonic::Status) -> RPCError<TypeConfig> {
+    if foreign_cluster_of(&status).is_some() {
+        return RPCError::Unreachable(Unreachable::new(&status));
+    }
     match status.code() {
         tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => {
             RPCError::Unreachable(Unreachable::new(&status))
@@ -106,10 +124,37 @@ impl PeerNetwork {
         self.peers.raft_client(&self.addr).map_err(|e| RPCError::Unreachable(Unreachable::new(&e)))
     }
 
-    fn request<T>(message: T, option: &RPCOption) -> tonic::Request<T> {
+    /// A request stamped with this cluster's and this node's identity, for the target node.
+    fn request<T>(&self, message: T, option: &RPCOption) -> tonic::Request<T> {
         let mut request = tonic::Request::new(message);
         request.set_timeout(option.hard_ttl());
+        self.identity.stamp(request.metadata_mut(), Some(self.target));
         request
+    }
+
+    /// Notes what a call's outcome says about the peer (for `Status`): answering, unreachable or foreign.
+    fn observe<T>(&self, result: &Result<T, tonic::Status>) {
+        let state = match result {
+            Ok(_) => PeerState::Ok,
+            Err(status) => match foreign_cluster_of(status) {
+                Some(foreign) => {
+                    if self.identity.peer_health.record_foreign(self.target, foreign) {
+                        tracing::warn!(
+                            peer = self.target,
+                            addr = %self.addr,
+                            foreign_cluster = %foreign,
+                            "a node of another cluster answers at this peer's address"
+                        );
+                    }
+                    return;
+                }
+                None if matches!(status.code(), tonic::Code::Unavailable | tonic::Code::DeadlineExceeded) => {
+                    PeerState::Unreachable
+                }
+                None => PeerState::Ok,
+            },
+        };
+        self.identity.peer_health.record(self.target, state);
     }
 
     /// `dancu.v1.Raft/AppendEntries` with pre-encoded entries (same path and wire format as the generated
@@ -134,8 +179,15 @@ impl PeerNetwork {
         option: RPCOption,
         pre_vote: bool,
     ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        if self.identity.awaiting_readd() {
+            // An empty log must not lead: its election could lose acknowledged writes.
+            let refused = std::io::Error::other("this node awaits its re-add: it does not campaign");
+            return Err(RPCError::Unreachable(Unreachable::new(&refused)));
+        }
         let message = codec::vote_request_to_pb(self.pid.0, &rpc, pre_vote);
-        let reply = self.client()?.vote(Self::request(message, &option)).await.map_err(rpc_error)?;
+        let reply = self.client()?.vote(self.request(message, &option)).await;
+        self.observe(&reply);
+        let reply = reply.map_err(rpc_error)?;
         codec::vote_response_from_pb(reply.get_ref()).map_err(decode_error)
     }
 
@@ -174,6 +226,7 @@ impl PeerNetwork {
         });
         let mut request = tonic::Request::new(tokio_stream::wrappers::ReceiverStream::new(rx));
         request.set_timeout(option.hard_ttl().max(Duration::from_secs(60)));
+        self.identity.stamp(request.metadata_mut(), Some(self.target));
         let reply =
             self.client().map_err(|e| StreamingError::Network(NetworkError::new(&e)))?.install_snapshot(request).await;
         let read_result = reader.await;
@@ -205,10 +258,8 @@ impl RaftNetworkV2<TypeConfig> for PeerNetwork {
         let mut n_bytes = 0;
         let mut last_sent = None;
         for entry in &rpc.entries {
-            let encoded = self
-                .cache
-                .encoded(entry.log_id.index)
-                .unwrap_or_else(|| bytes::Bytes::from(codec::encode_entry(entry)));
+            let encoded =
+                self.cache.encoded(&entry.log_id).unwrap_or_else(|| bytes::Bytes::from(codec::encode_entry(entry)));
             if !entries.is_empty() && n_bytes + encoded.len() > APPEND_ENTRIES_BYTES_MAX {
                 break;
             }
@@ -224,7 +275,9 @@ impl RaftNetworkV2<TypeConfig> for PeerNetwork {
             entries,
             leader_commit: codec::opt_log_id_to_pb(rpc.leader_commit.as_ref()),
         };
-        let reply = self.send_encoded_append(Self::request(message, &option)).await.map_err(rpc_error)?;
+        let reply = self.send_encoded_append(self.request(message, &option)).await;
+        self.observe(&reply);
+        let reply = reply.map_err(rpc_error)?;
         let response = codec::append_response_from_pb(reply.into_inner()).map_err(decode_error)?;
         Ok(match response {
             AppendEntriesResponse::Success if truncated => AppendEntriesResponse::PartialSuccess(last_sent),
@@ -276,7 +329,9 @@ impl RaftNetworkV2<TypeConfig> for PeerNetwork {
             to_node_id: *req.to_node_id(),
             last_log_id: codec::opt_log_id_to_pb(req.last_log_id()),
         };
-        let reply = self.client()?.transfer_leader(Self::request(message, &option)).await.map_err(rpc_error)?;
+        let reply = self.client()?.transfer_leader(self.request(message, &option)).await;
+        self.observe(&reply);
+        let reply = reply.map_err(rpc_error)?;
         let rejected = reply.into_inner().rejected;
         if rejected.is_empty() {
             return Ok(Ok(()));

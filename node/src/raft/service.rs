@@ -4,14 +4,16 @@
 use std::sync::Arc;
 
 use dancu_proto::v1 as pb;
+use openraft::async_runtime::watch::WatchReceiver;
 use openraft::ReadPolicy;
 use tokio::io::AsyncWriteExt;
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::identity::RandomId;
 use crate::raft::codec;
 use crate::raft::groups::Groups;
-use crate::raft::types::Snapshot;
+use crate::raft::types::{Snapshot, TypeConfig};
 use crate::service::errors::ApiError;
 use crate::storage::SnapshotFile;
 
@@ -46,9 +48,20 @@ impl pb::raft_server::Raft for RaftService {
     async fn vote(&self, request: Request<pb::VoteRequest>) -> Result<Response<pb::VoteResponse>, Status> {
         let request = request.into_inner();
         let group = self.groups.hosted(request.partition_id)?;
+        if let Some(reason) = self.groups.vote_refusal(request.leadership_transfer) {
+            // An ordinary rejection (with this node's current vote), so the candidate simply counts one vote less.
+            tracing::debug!(partition = request.partition_id, reason, "vote refused");
+            let vote = group.raft.metrics().borrow_watched().vote;
+            let refused = openraft::raft::VoteResponse::<TypeConfig>::new(vote, None, false);
+            return Ok(Response::new(codec::vote_response_to_pb(&refused)));
+        }
         let rpc = codec::vote_request_from_pb(&request).map_err(malformed)?;
         let response = if request.pre_vote { group.raft.pre_vote(rpc).await } else { group.raft.vote(rpc).await };
-        Ok(Response::new(codec::vote_response_to_pb(&response.map_err(fatal)?)))
+        let response = response.map_err(fatal)?;
+        if response.vote_granted {
+            self.groups.count_vote_granted();
+        }
+        Ok(Response::new(codec::vote_response_to_pb(&response)))
     }
 
     async fn install_snapshot(
@@ -100,6 +113,30 @@ impl pb::raft_server::Raft for RaftService {
             .map_err(|e| ApiError::from_read_error(&self.groups, group, e))?;
         let read_log_id = codec::log_id_to_pb(linearizer.read_log_id().log_id());
         Ok(Response::new(pb::ReadIndexResponse { read_log_id: Some(read_log_id) }))
+    }
+
+    async fn identify(&self, request: Request<pb::IdentifyRequest>) -> Result<Response<pb::IdentifyResponse>, Status> {
+        let answer =
+            self.groups.identity.answer_identify(request.get_ref()).await.map_err(|error| match error.kind() {
+                std::io::ErrorKind::InvalidInput => Status::invalid_argument(error.to_string()),
+                _ => Status::internal(error.to_string()),
+            })?;
+        Ok(Response::new(answer))
+    }
+
+    async fn confirm_member(
+        &self,
+        request: Request<pb::ConfirmMemberRequest>,
+    ) -> Result<Response<pb::ConfirmMemberResponse>, Status> {
+        let request = request.into_inner();
+        let incarnation = RandomId::from_bytes(&request.incarnation)
+            .ok_or_else(|| Status::invalid_argument("incarnation is not 16 bytes"))?;
+        self.groups
+            .identity
+            .confirm_member(request.node_id, incarnation)
+            .await
+            .map_err(|error| Status::failed_precondition(error.to_string()))?;
+        Ok(Response::new(pb::ConfirmMemberResponse {}))
     }
 }
 

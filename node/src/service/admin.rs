@@ -13,7 +13,7 @@ use crate::raft::groups::Groups;
 use crate::service::errors::ApiError;
 
 /// Longest an admin action waits for its effect (a snapshot built, a membership committed).
-const ADMIN_WAIT_MAX: Duration = Duration::from_secs(30);
+pub(super) const ADMIN_WAIT_MAX: Duration = Duration::from_secs(30);
 
 pub struct AdminService {
     pub groups: Arc<Groups>,
@@ -76,6 +76,21 @@ impl pb::admin_server::Admin for AdminService {
             .map_err(|_| Status::deadline_exceeded("membership change not committed in time"))?
             .map_err(|e| ApiError::from_write_error(&self.groups, group, e))?;
         Ok(Response::new(pb::AdminResponse { log_index: change.log_id.index }))
+    }
+
+    async fn readd_node(
+        &self,
+        request: Request<pb::ReaddNodeRequest>,
+    ) -> Result<Response<pb::ReaddNodeResponse>, Status> {
+        Ok(Response::new(self.readd(request.into_inner()).await?))
+    }
+
+    async fn failpoint_counts(
+        &self,
+        _request: Request<pb::FailpointCountsRequest>,
+    ) -> Result<Response<pb::FailpointCountsResponse>, Status> {
+        let fired = crate::failpoints::fired().into_iter().map(|(name, count)| (name.to_string(), count)).collect();
+        Ok(Response::new(pb::FailpointCountsResponse { fired }))
     }
 
     async fn set_failpoint(

@@ -38,12 +38,23 @@ pub async fn linearize(
     }
     let recovered = group.recovered.load(std::sync::atomic::Ordering::Acquire);
     if consistency == Consistency::Stale && !recovered {
-        return Err(ApiError::NoQuorum { partition_id: group.spec.id.0, message: "recovering after restart".into() });
+        let founded = group.raft.metrics().borrow_watched().membership_config.membership().voter_ids().next().is_some();
+        let message = if founded {
+            "recovering after restart".to_string()
+        } else {
+            format!(
+                "not founded yet: its founder, node {}, has not started in this cluster",
+                group.spec.preferred_leader
+            )
+        };
+        return Err(ApiError::NoQuorum { partition_id: group.spec.id.0, message });
     }
     match consistency {
         Consistency::Unspecified | Consistency::Linearizable => {
-            // Lease first; when the lease is not fresh, one heartbeat round shared by concurrent reads.
-            on_leader(groups, group, LinearizerOption::new(None, true)).await
+            // Lease first — shortened by the clock-drift bound — and when the lease is not fresh, one heartbeat round
+            // shared by concurrent reads.
+            let lease = groups.lease_read_age_max;
+            on_leader(groups, group, LinearizerOption::new(Some(lease), true)).await
         }
         Consistency::ReadIndex => on_leader(groups, group, ReadPolicy::ReadIndex.into()).await,
         Consistency::Follower => follower(groups, group).await,
@@ -91,6 +102,7 @@ async fn follower(groups: &Groups, group: &Group) -> Result<ReadPoint, ApiError>
         groups.peers.raft_client(&addr).map_err(|e| ApiError::NoQuorum { partition_id, message: e.to_string() })?;
     let mut request = tonic::Request::new(ReadIndexRequest { partition_id });
     request.set_timeout(RAFT_RPC_TIMEOUT);
+    groups.identity.stamp(request.metadata_mut(), Some(leader));
     let reply = client.read_index(request).await.map_err(|status| ApiError::NoQuorum {
         partition_id,
         message: format!("leader {leader} could not give a read index: {}", status.message()),

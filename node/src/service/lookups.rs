@@ -23,10 +23,15 @@ fn peer(channel: Channel) -> RegistryClient<Channel> {
         .max_encoding_message_size(GRPC_MESSAGE_BYTES_MAX)
 }
 
-fn with_timeout<T>(message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request.set_timeout(SCATTER_RPC_TIMEOUT);
-    request
+impl RegistryService {
+    /// A forwarded part: bounded in time and stamped with this cluster's identity, so a node of another cluster at
+    /// the leader's address refuses it instead of answering with its data.
+    fn forwarded<T>(&self, message: T) -> Request<T> {
+        let mut request = Request::new(message);
+        request.set_timeout(SCATTER_RPC_TIMEOUT);
+        self.groups.identity.stamp(request.metadata_mut(), None);
+        request
+    }
 }
 
 /// The identity fields a household listing or search hit shows.
@@ -81,7 +86,7 @@ impl RegistryService {
                 |channel, partition_ids| {
                     let message = pb::LookupLegacyNumberRequest { partition_ids, ..request.clone() };
                     async move {
-                        let reply = peer(channel).lookup_legacy_number(with_timeout(message)).await?.into_inner();
+                        let reply = peer(channel).lookup_legacy_number(self.forwarded(message)).await?.into_inner();
                         Ok(reply.found.then_some(reply.id))
                     }
                 },
@@ -135,7 +140,7 @@ impl RegistryService {
                         ..request.clone()
                     };
                     async move {
-                        let reply = peer(channel).list_household(with_timeout(message)).await?.into_inner();
+                        let reply = peer(channel).list_household(self.forwarded(message)).await?.into_inner();
                         Ok((reply.members, false))
                     }
                 },
@@ -190,7 +195,7 @@ impl RegistryService {
                 |channel, partition_ids| {
                     let message = pb::SearchCitizensRequest { partition_ids, ..request.clone() };
                     async move {
-                        let reply = peer(channel).search_citizens(with_timeout(message)).await?.into_inner();
+                        let reply = peer(channel).search_citizens(self.forwarded(message)).await?.into_inner();
                         Ok((reply.hits, reply.truncated))
                     }
                 },

@@ -10,6 +10,7 @@ pub mod encoded_reads;
 pub mod errors;
 pub mod linearizer;
 pub mod lookups;
+pub mod readd;
 pub mod registry;
 pub mod scan;
 pub mod scatter;

@@ -72,20 +72,23 @@ impl RegistryService {
         let consistency = consistency_of(request.consistency)?;
         let spec = self.partition_of("id", &request.id)?;
         let point = self.read_point(spec.id, consistency).await?;
-        let citizen = self.groups.store.get_citizen_encoded(spec.id, &request.id)?.ok_or(ApiError::NotFound)?;
+        let (citizen, applied_index) = self.groups.store.get_citizen_encoded(spec.id, &request.id)?;
+        let citizen = citizen.ok_or(ApiError::NotFound)?;
         let header = pb::CitizenHeader::decode(citizen.as_slice()).map_err(|e| ApiError::Storage(invalid_data(e)))?;
         if !header.replaced_by.is_empty() {
             return Err(ApiError::IdReplaced { id: request.id, replaced_by: header.replaced_by });
         }
+        let point = ReadPoint { applied_index, ..point };
         Ok(pb::GetCitizenResponseEncoded {
             citizen,
             revision: header.revision,
-            log_index: point.applied_index,
+            log_index: applied_index,
             meta: Some(self.read_meta(spec.id, point)),
         })
     }
 
     fn read_meta(&self, pid: PartitionId, point: ReadPoint) -> pb::ReadMeta {
+        debug_assert!(point.read_index <= point.applied_index, "a read is served only once its read index is applied");
         pb::ReadMeta {
             partition_id: pid.0,
             served_by: self.groups.node_id,
@@ -118,24 +121,25 @@ impl RegistryService {
         partitions.dedup();
         let rounds = partitions.iter().map(|&pid| async move {
             let point = self.read_point(pid, consistency).await?;
-            Ok::<_, ApiError>((pid, self.read_meta(pid, point)))
+            Ok::<_, ApiError>((pid, point))
         });
-        let metas: BTreeMap<PartitionId, pb::ReadMeta> =
+        let points: BTreeMap<PartitionId, ReadPoint> =
             futures::future::try_join_all(rounds).await?.into_iter().collect();
         let keys: Vec<(PartitionId, &str)> = pids.iter().copied().zip(request.ids.iter().map(String::as_str)).collect();
-        let found = self.groups.store.multi_get_citizens_encoded(&keys)?;
-        let results = request
-            .ids
+        // The records and each partition's applied index come from one RocksDB snapshot: the meta names exactly the
+        // state the answer shows.
+        let (found, applied) = self.groups.store.multi_get_citizens_encoded_at(&keys)?;
+        let metas: BTreeMap<PartitionId, pb::ReadMeta> = points
             .into_iter()
-            .zip(pids)
-            .zip(found)
-            .map(|((id, pid), citizen)| pb::BatchGetResultEncoded {
-                id,
-                found: citizen.is_some(),
-                citizen: citizen.map(bytes::Bytes::from),
-                meta: metas.get(&pid).copied(),
+            .map(|(pid, point)| {
+                let applied_index = applied.get(&pid).copied().unwrap_or(point.applied_index);
+                (pid, self.read_meta(pid, ReadPoint { applied_index, ..point }))
             })
             .collect();
+        let mut results = Vec::with_capacity(found.len());
+        for ((id, pid), citizen) in request.ids.into_iter().zip(pids).zip(found) {
+            results.push(batch_result(id, citizen, metas.get(&pid).copied())?);
+        }
         Ok(pb::BatchGetCitizensResponseEncoded { results })
     }
 
@@ -148,6 +152,7 @@ impl RegistryService {
             preferred_leader: spec.preferred_leader,
             replicas: spec.replicas.clone(),
             local_role: "absent".into(),
+            availability: "not_hosted".into(),
             ..Default::default()
         };
         let Some(group) = group else {
@@ -170,7 +175,30 @@ impl RegistryService {
             ServerState::Shutdown => "shutdown",
         }
         .into();
+        status.availability = if status.leader.is_some() {
+            "led"
+        } else if status.voters.is_empty() {
+            // No membership yet: only the partition's founder (its preferred leader) creates one.
+            "not_founded"
+        } else {
+            "no_leader"
+        }
+        .into();
         status
+    }
+
+    /// How this node last found `node` (see `NodeStatus.health`).
+    fn node_health(&self, node: u64) -> (String, String) {
+        use crate::identity::peer_health::PeerState;
+        if node == self.groups.node_id {
+            return ("self".into(), String::new());
+        }
+        match self.groups.identity.peer_health.state(node) {
+            None => ("unknown".into(), String::new()),
+            Some(PeerState::Ok) => ("ok".into(), String::new()),
+            Some(PeerState::Unreachable) => ("unreachable".into(), String::new()),
+            Some(PeerState::Foreign(cluster_id)) => ("foreign".into(), cluster_id.to_string()),
+        }
     }
 
     fn status(&self) -> pb::StatusResponse {
@@ -179,11 +207,16 @@ impl RegistryService {
             .config
             .nodes
             .iter()
-            .map(|node| pb::NodeStatus {
-                id: node.id,
-                addr: node.addr.clone(),
-                dc: node.dc.clone(),
-                metrics_addr: node.metrics_addr.clone().unwrap_or_default(),
+            .map(|node| {
+                let (health, foreign_cluster_id) = self.node_health(node.id);
+                pb::NodeStatus {
+                    id: node.id,
+                    addr: node.addr.clone(),
+                    dc: node.dc.clone(),
+                    metrics_addr: node.metrics_addr.clone().unwrap_or_default(),
+                    health,
+                    foreign_cluster_id,
+                }
             })
             .collect();
         let partitions = self
@@ -193,8 +226,46 @@ impl RegistryService {
             .iter()
             .map(|spec| self.partition_status(spec, self.groups.get(spec.id)))
             .collect();
-        pb::StatusResponse { node_id: self.groups.node_id, nodes, partitions }
+        pb::StatusResponse {
+            node_id: self.groups.node_id,
+            nodes,
+            partitions,
+            cluster_id: self.groups.identity.cluster_id.to_string(),
+            awaiting_readd: self.groups.identity.awaiting_readd(),
+            clock_unix_ms: chrono::Utc::now().timestamp_millis(),
+            uptime_ms: self.groups.uptime().as_millis() as u64,
+            votes_granted: self.groups.votes_granted(),
+        }
     }
+}
+
+/// One result of a batch get, as `GetCitizen` would answer the ID: a cancelled ID is not found and names its
+/// replacement.
+fn batch_result(
+    id: String,
+    citizen: Option<Vec<u8>>,
+    meta: Option<pb::ReadMeta>,
+) -> Result<pb::BatchGetResultEncoded, ApiError> {
+    let Some(citizen) = citizen else {
+        return Ok(pb::BatchGetResultEncoded { id, found: false, citizen: None, meta, replaced_by: String::new() });
+    };
+    let header = pb::CitizenHeader::decode(citizen.as_slice()).map_err(|e| ApiError::Storage(invalid_data(e)))?;
+    if !header.replaced_by.is_empty() {
+        return Ok(pb::BatchGetResultEncoded {
+            id,
+            found: false,
+            citizen: None,
+            meta,
+            replaced_by: header.replaced_by,
+        });
+    }
+    Ok(pb::BatchGetResultEncoded {
+        id,
+        found: true,
+        citizen: Some(bytes::Bytes::from(citizen)),
+        meta,
+        replaced_by: String::new(),
+    })
 }
 
 #[tonic::async_trait]

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use bytes::Bytes;
 
-use crate::raft::types::Entry;
+use crate::raft::types::{Entry, LogId};
 
 /// Bytes of encoded entries kept per partition (the decoded copies take about as much again). The newest
 /// entry is always kept, so one full `PutCitizens` batch (≤ 4 MiB) still fits; 63 partitions idle at a
@@ -55,9 +55,13 @@ impl EntryCache {
         (entries.len() as u64 == end.saturating_sub(start)).then_some(entries)
     }
 
-    /// The stored bytes of entry `index`, if cached.
-    pub fn encoded(&self, index: u64) -> Option<Bytes> {
-        self.lock().entries.get(&index).map(|(_, bytes)| bytes.clone())
+    /// The stored bytes of the entry `log_id`, if cached. Matched by the whole log id, not the index alone: after
+    /// a step-down truncates the log, a replication task of the old term may still ask for an index that now holds
+    /// another term's entry, and must not ship those bytes under its own `prev_log_id`.
+    pub fn encoded(&self, log_id: &LogId) -> Option<Bytes> {
+        let cached = self.lock();
+        let (entry, bytes) = cached.entries.get(&log_id.index)?;
+        (entry.log_id == *log_id).then(|| bytes.clone())
     }
 
     /// Forgets entries with index ≥ `from` (a truncated log suffix).
@@ -73,5 +77,32 @@ impl EntryCache {
         let kept = cached.entries.split_off(&upto.saturating_add(1));
         let removed = std::mem::replace(&mut cached.entries, kept);
         cached.bytes -= removed.values().map(|(_, bytes)| bytes.len()).sum::<usize>();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use openraft::EntryPayload;
+
+    use super::*;
+    use openraft::vote::RaftLeaderId;
+
+    use crate::raft::types::LeaderId;
+
+    fn entry(term: u64, index: u64) -> Entry {
+        Entry { log_id: LogId::new(LeaderId::new(term, 1), index), payload: EntryPayload::Blank }
+    }
+
+    #[test]
+    fn bytes_of_a_truncated_entry_are_not_handed_out_for_its_replacement() {
+        let cache = EntryCache::default();
+        let old = entry(1, 5);
+        cache.insert(old.clone(), Bytes::from_static(b"term 1"));
+        assert_eq!(cache.encoded(&old.log_id), Some(Bytes::from_static(b"term 1")));
+        cache.remove_from(5);
+        let new = entry(2, 5);
+        cache.insert(new.clone(), Bytes::from_static(b"term 2"));
+        assert_eq!(cache.encoded(&old.log_id), None, "the old term's replication must encode its own entry");
+        assert_eq!(cache.encoded(&new.log_id), Some(Bytes::from_static(b"term 2")));
     }
 }

@@ -10,6 +10,8 @@
 //! | `raft_meta`   | pid · 0x02                            | `LogId` (committed)         |
 //! | `raft_meta`   | pid · 0x03                            | `LogId` (last purged)       |
 //! | `raft_meta`   | pid · 0x04                            | `SnapshotMeta` + file name  |
+//! | `raft_meta`   | ff ff ff ff · 0x01                    | `NodeIdentity` (this node)  |
+//! | `raft_meta`   | ff ff ff ff · 0x02                    | `KnownMembers`              |
 //! | `state`       | pid · 0x01                            | `SnapshotMeta` (applied)    |
 //! | `state`       | pid · 0x10 · personal id (12 digits)  | `Citizen`                   |
 //! | `state`       | pid · 0x20 · request id               | `RequestOutcome`            |
@@ -32,6 +34,11 @@ pub const META_VOTE: u8 = 0x01;
 pub const META_COMMITTED: u8 = 0x02;
 pub const META_PURGED: u8 = 0x03;
 pub const META_SNAPSHOT: u8 = 0x04;
+
+/// Node-wide records live under a prefix no partition id reaches (ids are province code × 100 + split).
+pub const NODE_PREFIX: [u8; 4] = [0xff; 4];
+pub const NODE_IDENTITY: u8 = 0x01;
+pub const NODE_KNOWN_MEMBERS: u8 = 0x02;
 
 pub const STATE_APPLIED: u8 = 0x01;
 pub const STATE_CITIZEN: u8 = 0x10;
@@ -72,6 +79,13 @@ pub fn tagged_key(pid: PartitionId, tag: u8, suffix: &[u8]) -> Vec<u8> {
     key.extend_from_slice(&partition_prefix(pid));
     key.push(tag);
     key.extend_from_slice(suffix);
+    key
+}
+
+pub fn node_key(tag: u8) -> [u8; 5] {
+    let mut key = [0u8; 5];
+    key[..4].copy_from_slice(&NODE_PREFIX);
+    key[4] = tag;
     key
 }
 

@@ -154,7 +154,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: OptionalSend,
     {
         #[cfg(feature = "failpoints")]
-        fail::fail_point!("log_append_before_write", |_| Err(io::Error::other("failpoint log_append_before_write")));
+        {
+            crate::failpoints::note_reached("log_append_before_write");
+            fail::fail_point!("log_append_before_write", |_| Err(io::Error::other(
+                "failpoint log_append_before_write"
+            )));
+        }
         let cf = self.store.cf(CF_RAFT_LOG)?;
         let mut batch = WriteBatch::default();
         for entry in entries {

@@ -5,20 +5,21 @@ use std::io;
 use dancu_cluster_config::PartitionId;
 use dancu_proto::v1 as pb;
 use dancu_proto::Message;
-use rocksdb::{Direction, IteratorMode, ReadOptions};
+use rocksdb::{Direction, IteratorMode, ReadOptions, Snapshot};
 
 use crate::storage::indexes::{self, id_of_index_key};
 use crate::storage::keys::{self, CF_STATE, STATE_CITIZEN};
 use crate::storage::{invalid_data, storage_error, Store};
 
 impl Store {
-    /// The personal IDs of the index entries under `prefix`, at most `limit` (plus whether more exist).
-    fn ids_under(&self, prefix: &[u8], limit: usize) -> io::Result<(Vec<String>, bool)> {
+    /// The personal IDs of the index entries under `prefix` as of `snapshot`, at most `limit` (plus whether more
+    /// exist).
+    fn ids_under(&self, snapshot: &Snapshot<'_>, prefix: &[u8], limit: usize) -> io::Result<(Vec<String>, bool)> {
         let cf = self.cf(CF_STATE)?;
         let mut options = ReadOptions::default();
         options.set_iterate_upper_bound(keys::prefix_end(prefix));
         let mut ids = Vec::new();
-        for item in self.db.iterator_cf_opt(cf, options, IteratorMode::From(prefix, Direction::Forward)) {
+        for item in snapshot.iterator_cf_opt(cf, options, IteratorMode::From(prefix, Direction::Forward)) {
             let (key, _) = item.map_err(storage_error)?;
             if ids.len() == limit {
                 return Ok((ids, true));
@@ -29,10 +30,24 @@ impl Store {
         Ok((ids, false))
     }
 
-    fn records_of(&self, pid: PartitionId, ids: &[String]) -> io::Result<Vec<pb::Citizen>> {
-        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-        // An index entry without its record would be a broken invariant; skip rather than fail the query.
-        Ok(self.multi_get_citizens(pid, &refs)?.into_iter().flatten().collect())
+    /// The records an index names, read from one RocksDB snapshot for both the index and the records. Read at two
+    /// moments, an answer could show a state that never existed: a member whose record (moved meanwhile) names
+    /// another household, or a cancelled ID.
+    fn indexed_records(&self, pid: PartitionId, prefix: &[u8], limit: usize) -> io::Result<(Vec<pb::Citizen>, bool)> {
+        let snapshot = self.db.snapshot();
+        let (ids, truncated) = self.ids_under(&snapshot, prefix, limit)?;
+        let cf = self.cf(CF_STATE)?;
+        let keys: Vec<Vec<u8>> = ids.iter().map(|id| keys::citizen_key(pid, id.as_bytes())).collect();
+        let mut options = ReadOptions::default();
+        options.set_snapshot(&snapshot);
+        let mut records = Vec::with_capacity(keys.len());
+        for found in self.db.batched_multi_get_cf_opt(cf, &keys, true, &options) {
+            // In one snapshot an index entry always has its record; a missing one would be a broken invariant.
+            if let Some(bytes) = found.map_err(storage_error)? {
+                records.push(pb::Citizen::decode(bytes.as_ref()).map_err(invalid_data)?);
+            }
+        }
+        Ok((records, truncated))
     }
 
     /// The members of `household_id` whose records live in this partition, in ID order.
@@ -42,8 +57,7 @@ impl Store {
         household_id: &str,
         limit: usize,
     ) -> io::Result<(Vec<pb::Citizen>, bool)> {
-        let (ids, truncated) = self.ids_under(&indexes::household_prefix(pid, household_id), limit)?;
-        Ok((self.records_of(pid, &ids)?, truncated))
+        self.indexed_records(pid, &indexes::household_prefix(pid, household_id), limit)
     }
 
     /// Citizens of this partition with search key `name_key` born on `dob`, in ID order.
@@ -54,13 +68,12 @@ impl Store {
         dob: &pb::Date,
         limit: usize,
     ) -> io::Result<(Vec<pb::Citizen>, bool)> {
-        let (ids, truncated) = self.ids_under(&indexes::name_dob_prefix(pid, name_key, Some(dob)), limit)?;
-        Ok((self.records_of(pid, &ids)?, truncated))
+        self.indexed_records(pid, &indexes::name_dob_prefix(pid, name_key, Some(dob)), limit)
     }
 
     /// The lowest personal ID holding legacy number `legacy_number` in this partition.
     pub fn legacy_lookup(&self, pid: PartitionId, legacy_number: &str) -> io::Result<Option<String>> {
-        let (ids, _) = self.ids_under(&indexes::legacy_prefix(pid, legacy_number), 1)?;
+        let (ids, _) = self.ids_under(&self.db.snapshot(), &indexes::legacy_prefix(pid, legacy_number), 1)?;
         Ok(ids.into_iter().next())
     }
 

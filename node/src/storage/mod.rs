@@ -9,10 +9,12 @@ pub mod indexes;
 pub mod keys;
 mod log_store;
 mod lookups;
+mod node_meta;
 mod snapshot;
 mod state_machine;
 mod wal_sync;
 
+use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -27,6 +29,7 @@ use rocksdb::{
 pub use log_store::LogStore;
 pub use snapshot::SnapshotFile;
 pub use state_machine::{SnapshotBuilder, StateMachine};
+pub use wal_sync::Durability;
 use wal_sync::WalSyncer;
 
 use keys::{CF_RAFT_LOG, CF_RAFT_META, CF_STATE};
@@ -37,6 +40,19 @@ const BLOCK_CACHE_BYTES: usize = 256 * 1024 * 1024;
 const BLOCK_BYTES: usize = 4 * 1024;
 /// Memtable size of the state column family (RocksDB's default is 64 MiB).
 const STATE_MEMTABLE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Records as stored (in the order asked), and each touched partition's applied index, from one RocksDB snapshot.
+pub type RecordsAt = (Vec<Option<Vec<u8>>>, BTreeMap<PartitionId, u64>);
+
+/// The partition's applied log index as a RocksDB snapshot holds it (0: nothing applied).
+fn applied_index_in(snapshot: &rocksdb::Snapshot<'_>, cf: &rocksdb::ColumnFamily, pid: PartitionId) -> io::Result<u64> {
+    let Some(bytes) = snapshot.get_cf(cf, keys::tagged_key(pid, keys::STATE_APPLIED, &[])).map_err(storage_error)?
+    else {
+        return Ok(0);
+    };
+    let applied = pb::SnapshotMeta::decode(bytes.as_slice()).map_err(invalid_data)?;
+    Ok(applied.last_log_id.map_or(0, |id| id.index))
+}
 
 pub fn storage_error(error: rocksdb::Error) -> io::Error {
     io::Error::other(error.into_string())
@@ -103,10 +119,17 @@ pub struct Store {
     db: Arc<DB>,
     syncer: WalSyncer,
     snapshot_dir: PathBuf,
+    /// Serializes moves of a partition's current-snapshot pointer and the cleanup of its files, and names the
+    /// files still being written (which cleanup must leave alone): a build and an install may run at once.
+    snapshot_files: std::sync::Mutex<snapshot::FilesInProgress>,
 }
 
 impl Store {
     pub fn open(data_dir: &Path) -> io::Result<Arc<Store>> {
+        Store::open_with(data_dir, Durability::Fsync)
+    }
+
+    pub fn open_with(data_dir: &Path, durability: Durability) -> io::Result<Arc<Store>> {
         let db_dir = data_dir.join("db");
         let snapshot_dir = data_dir.join("snapshots");
         std::fs::create_dir_all(&db_dir)?;
@@ -114,8 +137,8 @@ impl Store {
         let (options, cfs) = db_options();
         let db = DB::open_cf_descriptors(&options, &db_dir, cfs).map_err(storage_error)?;
         let db = Arc::new(db);
-        let syncer = WalSyncer::start(db.clone())?;
-        Ok(Arc::new(Store { db, syncer, snapshot_dir }))
+        let syncer = WalSyncer::start(db.clone(), durability)?;
+        Ok(Arc::new(Store { db, syncer, snapshot_dir, snapshot_files: Default::default() }))
     }
 
     pub fn log_store(self: &Arc<Self>, pid: PartitionId, cache: Arc<entry_cache::EntryCache>) -> LogStore {
@@ -153,6 +176,17 @@ impl Store {
         self.db.get_cf(self.cf(cf)?, key).map_err(storage_error)
     }
 
+    /// The keys and values in `[from, to)` of one column family, in key order. For small ranges only.
+    fn range(&self, cf: &str, from: &[u8], to: &[u8]) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut options = rocksdb::ReadOptions::default();
+        options.set_iterate_upper_bound(to.to_vec());
+        let mode = rocksdb::IteratorMode::From(from, rocksdb::Direction::Forward);
+        self.db
+            .iterator_cf_opt(self.cf(cf)?, options, mode)
+            .map(|item| item.map(|(key, value)| (key.to_vec(), value.to_vec())).map_err(storage_error))
+            .collect()
+    }
+
     fn get_message<M: Message + Default>(&self, cf: &str, key: &[u8]) -> io::Result<Option<M>> {
         match self.get(cf, key)? {
             None => Ok(None),
@@ -165,9 +199,13 @@ impl Store {
         self.get_message(CF_STATE, &keys::citizen_key(pid, personal_id.as_bytes()))
     }
 
-    /// One record as stored (an encoded `Citizen`), for replies that pass it on without decoding it.
-    pub fn get_citizen_encoded(&self, pid: PartitionId, personal_id: &str) -> io::Result<Option<Vec<u8>>> {
-        self.get(CF_STATE, &keys::citizen_key(pid, personal_id.as_bytes()))
+    /// One record as stored (an encoded `Citizen`), for replies that pass it on without decoding it, and the
+    /// partition's applied index in the same RocksDB snapshot: the index of exactly the state the record shows.
+    pub fn get_citizen_encoded(&self, pid: PartitionId, personal_id: &str) -> io::Result<(Option<Vec<u8>>, u64)> {
+        let snapshot = self.db.snapshot();
+        let cf = self.cf(CF_STATE)?;
+        let record = snapshot.get_cf(cf, keys::citizen_key(pid, personal_id.as_bytes())).map_err(storage_error)?;
+        Ok((record, applied_index_in(&snapshot, cf, pid)?))
     }
 
     /// Reads many records of one partition in one RocksDB `multi_get`.
@@ -182,14 +220,31 @@ impl Store {
     /// The records as stored (encoded `Citizen`s) of (partition, personal id) pairs, in their order; the pairs
     /// may span partitions.
     pub fn multi_get_citizens_encoded(&self, citizens: &[(PartitionId, &str)]) -> io::Result<Vec<Option<Vec<u8>>>> {
+        Ok(self.multi_get_citizens_encoded_at(citizens)?.0)
+    }
+
+    /// [`Store::multi_get_citizens_encoded`] from one RocksDB snapshot, with each touched partition's applied index
+    /// in that snapshot (the index of exactly the state the records show).
+    pub fn multi_get_citizens_encoded_at(&self, citizens: &[(PartitionId, &str)]) -> io::Result<RecordsAt> {
         let cf = self.cf(CF_STATE)?;
+        let snapshot = self.db.snapshot();
+        let mut options = rocksdb::ReadOptions::default();
+        options.set_snapshot(&snapshot);
         let keys: Vec<Vec<u8>> = citizens.iter().map(|(pid, id)| keys::citizen_key(*pid, id.as_bytes())).collect();
         // The batched form looks keys up together (one pass per SST, values pinned, no copy): measured ~4× the
         // per-key rate of `multi_get_cf`, which loops over single gets.
-        self.db
-            .batched_multi_get_cf(cf, &keys, false)
+        let records = self
+            .db
+            .batched_multi_get_cf_opt(cf, &keys, false, &options)
             .into_iter()
             .map(|result| Ok(result.map_err(storage_error)?.map(|bytes| bytes.to_vec())))
-            .collect()
+            .collect::<io::Result<Vec<_>>>()?;
+        let mut applied = BTreeMap::new();
+        for (pid, _) in citizens {
+            if !applied.contains_key(pid) {
+                applied.insert(*pid, applied_index_in(&snapshot, cf, *pid)?);
+            }
+        }
+        Ok((records, applied))
     }
 }

@@ -17,7 +17,7 @@ use rocksdb::WriteBatch;
 
 use crate::life_events::{self, Transition};
 use crate::limits::REQUEST_ID_WINDOW_ENTRIES;
-use crate::raft::codec::{snapshot_meta_from_pb, snapshot_meta_to_pb, stored_membership_to_pb};
+use crate::raft::codec::{snapshot_meta_from_pb, stored_membership_to_pb};
 use crate::raft::types::{ApplyOutcome, BatchItemOutcome, LogId, Snapshot, SnapshotMeta, StoredMembership, TypeConfig};
 use crate::storage::entry_cache::EntryCache;
 use crate::storage::indexes;
@@ -34,6 +34,11 @@ const APPLY_BATCH_ENTRIES_MAX: usize = 1024;
 
 pub struct StateMachine {
     pid: PartitionId,
+    /// Applied entries a request id stays remembered for.
+    request_window_entries: u64,
+    /// Every request remembered below this index has been forgotten (0 after a start: the first sweep looks from
+    /// the beginning of the table once).
+    requests_expired_below: u64,
     /// Inclusive first and last personal ID of the partition.
     range: (String, String),
     store: Arc<Store>,
@@ -52,7 +57,14 @@ struct Pending {
 
 impl StateMachine {
     pub fn new(spec: &PartitionSpec, store: Arc<Store>, cache: Arc<EntryCache>) -> StateMachine {
-        StateMachine { pid: spec.id, range: (spec.range_start.clone(), spec.range_end.clone()), store, cache }
+        StateMachine {
+            pid: spec.id,
+            request_window_entries: REQUEST_ID_WINDOW_ENTRIES,
+            requests_expired_below: 0,
+            range: (spec.range_start.clone(), spec.range_end.clone()),
+            store,
+            cache,
+        }
     }
 
     fn read_applied(&self) -> io::Result<(Option<LogId>, StoredMembership)> {
@@ -75,12 +87,12 @@ impl StateMachine {
             return Ok(None);
         }
         if let Some(outcome) = pending.requests.get(request_id) {
-            return Ok(Some(*outcome));
+            return Ok(Some(outcome.clone()));
         }
         self.store.get_message(CF_STATE, &keys::request_key(self.pid, request_id))
     }
 
-    /// Remembers a request's outcome for the exactly-once window, and forgets the one a window ago.
+    /// Remembers a request's outcome for the exactly-once window (see [`StateMachine::expire_requests`]).
     fn remember(
         &self,
         batch: &mut WriteBatch,
@@ -88,13 +100,14 @@ impl StateMachine {
         request_id: String,
         outcome: pb::RequestOutcome,
     ) -> io::Result<()> {
-        let cf = self.store.cf(CF_STATE)?;
-        if !request_id.is_empty() {
-            batch.put_cf(cf, keys::request_key(self.pid, &request_id), outcome.encode_to_vec());
-            batch.put_cf(cf, keys::request_by_index_key(self.pid, outcome.log_index), request_id.as_bytes());
-            pending.requests.insert(request_id, outcome);
+        if request_id.is_empty() {
+            return Ok(());
         }
-        self.expire_request(batch, outcome.log_index)
+        let cf = self.store.cf(CF_STATE)?;
+        batch.put_cf(cf, keys::request_key(self.pid, &request_id), outcome.encode_to_vec());
+        batch.put_cf(cf, keys::request_by_index_key(self.pid, outcome.log_index), request_id.as_bytes());
+        pending.requests.insert(request_id, outcome);
+        Ok(())
     }
 
     /// Writes `record` over `old` with the next revision, and moves its index entries, in `batch`.
@@ -155,7 +168,7 @@ impl StateMachine {
             return Ok(ApplyOutcome::Refused { reason: refusal.to_string() });
         }
         let revision = self.write_record(batch, pending, current.as_ref(), citizen, put.proposed_at_unix_ms)?;
-        let outcome = pb::RequestOutcome { revision, log_index: log_id.index };
+        let outcome = pb::RequestOutcome { revision, log_index: log_id.index, ..Default::default() };
         self.remember(batch, pending, put.request_id.clone(), outcome)?;
         Ok(ApplyOutcome::Written { revision, log_index: log_id.index, deduplicated: false })
     }
@@ -169,11 +182,13 @@ impl StateMachine {
         put: &pb::PutCitizensCommand,
     ) -> io::Result<ApplyOutcome> {
         if let Some(outcome) = self.remembered(pending, &put.request_id)? {
-            let mut results = Vec::with_capacity(put.citizens.len());
-            for citizen in &put.citizens {
-                let revision = self.current(pending, &citizen.id)?.map_or(0, |c| c.revision);
-                results.push(BatchItemOutcome { revision, written: false });
-            }
+            // The first attempt's own results: the current revisions may be a later writer's.
+            let results = outcome
+                .batch_revisions
+                .iter()
+                .zip(&outcome.batch_written)
+                .map(|(&revision, &written)| BatchItemOutcome { revision, written })
+                .collect();
             return Ok(ApplyOutcome::BatchWritten { log_index: outcome.log_index, results, deduplicated: true });
         }
         let mut seen = HashSet::with_capacity(put.citizens.len());
@@ -210,7 +225,12 @@ impl StateMachine {
             let revision = self.write_record(batch, pending, current.as_deref(), citizen, put.proposed_at_unix_ms)?;
             results.push(BatchItemOutcome { revision, written: true });
         }
-        let outcome = pb::RequestOutcome { revision: 0, log_index: log_id.index };
+        let outcome = pb::RequestOutcome {
+            revision: 0,
+            log_index: log_id.index,
+            batch_revisions: results.iter().map(|item| item.revision).collect(),
+            batch_written: results.iter().map(|item| item.written).collect(),
+        };
         self.remember(batch, pending, put.request_id.clone(), outcome)?;
         Ok(ApplyOutcome::BatchWritten { log_index: log_id.index, results, deduplicated: false })
     }
@@ -239,23 +259,30 @@ impl StateMachine {
                 self.write_record(batch, pending, current.as_ref(), &record, command.proposed_at_unix_ms)?
             }
         };
-        let outcome = pb::RequestOutcome { revision, log_index: log_id.index };
+        let outcome = pb::RequestOutcome { revision, log_index: log_id.index, ..Default::default() };
         self.remember(batch, pending, command.request_id.clone(), outcome)?;
         Ok(ApplyOutcome::Written { revision, log_index: log_id.index, deduplicated: false })
     }
 
-    /// Forgets the request id written exactly one window ago: the table stays bounded, and every
-    /// replica forgets the same ids at the same log index.
-    fn expire_request(&self, batch: &mut WriteBatch, index: u64) -> io::Result<()> {
-        let Some(old_index) = index.checked_sub(REQUEST_ID_WINDOW_ENTRIES) else {
+    /// Forgets every request remembered at an index a window or more below `applied_index`, whatever happened at
+    /// the indexes in between (blanks, membership changes, refusals, duplicates): the table stays bounded, and
+    /// every replica forgets the same ids at the same point. Requests remembered by this same WriteBatch are at
+    /// most a batch old, far inside the window.
+    fn expire_requests(&mut self, batch: &mut WriteBatch, applied_index: u64) -> io::Result<()> {
+        let Some(cutoff) = applied_index.checked_sub(self.request_window_entries) else {
             return Ok(());
         };
+        if cutoff < self.requests_expired_below {
+            return Ok(());
+        }
         let cf = self.store.cf(CF_STATE)?;
-        let by_index = keys::request_by_index_key(self.pid, old_index);
-        if let Some(request_id) = self.store.get(CF_STATE, &by_index)? {
+        let from = keys::request_by_index_key(self.pid, self.requests_expired_below);
+        let to = keys::request_by_index_key(self.pid, cutoff.saturating_add(1));
+        for (by_index, request_id) in self.store.range(CF_STATE, &from, &to)? {
             batch.delete_cf(cf, keys::tagged_key(self.pid, keys::STATE_REQUEST, &request_id));
             batch.delete_cf(cf, by_index);
         }
+        self.requests_expired_below = cutoff.saturating_add(1);
         Ok(())
     }
 
@@ -319,8 +346,18 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 last_log_id = Some(entry.log_id);
                 responders.push((responder, outcome));
             }
-            if last_log_id.is_none() {
+            let Some(applied_index) = last_log_id.as_ref().map(|id| id.index) else {
                 break;
+            };
+            self.expire_requests(&mut batch, applied_index)?;
+            #[cfg(feature = "failpoints")]
+            {
+                crate::failpoints::note_reached("apply_before_write");
+                // `return`: a crash after the entries were appended (and maybe acknowledged) but before apply.
+                fail::fail_point!("apply_before_write", |_| {
+                    tracing::error!(partition = self.pid.0, "failpoint apply_before_write: aborting");
+                    std::process::abort()
+                });
             }
             let applied = pb::SnapshotMeta {
                 last_log_id: last_log_id.as_ref().map(crate::raft::codec::log_id_to_pb),
@@ -353,10 +390,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let (pid, meta) = (self.pid, meta.clone());
         tokio::task::spawn_blocking(move || {
             let installed = SnapshotFile { path: snapshot::new_snapshot_path(&store, pid, "installed")? };
+            let _in_progress = snapshot::InProgress::new(&store, installed.path.clone());
             std::fs::rename(&snapshot.path, &installed.path)?;
-            snapshot::install(&store, pid, &meta, &installed)?;
-            snapshot::remove_others(&store, pid, &installed.path);
-            Ok(())
+            snapshot::install(&store, pid, &meta, &installed)
         })
         .await
         .map_err(io::Error::other)?
@@ -386,10 +422,6 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         let pid = self.pid;
         tokio::task::spawn_blocking(move || {
             let (meta, file) = snapshot::build(&store, pid)?;
-            let mut batch = WriteBatch::default();
-            snapshot::put_current(&store, &mut batch, pid, &snapshot_meta_to_pb(&meta), &file.path)?;
-            store.write(batch)?;
-            snapshot::remove_others(&store, pid, &file.path);
             Ok(Snapshot { meta, snapshot: file })
         })
         .await
@@ -546,6 +578,117 @@ mod tests {
             let stored = store.get_citizen(spec().id, IDS[0]).unwrap().unwrap();
             assert_eq!((stored.revision, stored.updated_at_unix_ms), (index, 1_700_000_000_000 + index as i64));
         }
+    }
+
+    fn put_entry(index: u64, command: pb::Command) -> crate::raft::types::Entry {
+        let log_id = LogId::new(crate::raft::types::LeaderId::new(1, 1), index);
+        crate::raft::types::Entry {
+            log_id,
+            payload: EntryPayload::Normal(crate::raft::types::Request(Arc::new(command))),
+        }
+    }
+
+    fn batch_command(request_id: &str, citizens: Vec<pb::Citizen>) -> pb::Command {
+        pb::Command {
+            op: Some(pb::command::Op::PutCitizens(pb::PutCitizensCommand {
+                citizens,
+                request_id: request_id.into(),
+                ..Default::default()
+            })),
+        }
+    }
+
+    async fn apply_all(machine: &mut StateMachine, entries: Vec<crate::raft::types::Entry>) {
+        let stream = futures::stream::iter(entries.into_iter().map(|entry| Ok((entry, None))));
+        machine.apply(stream).await.unwrap();
+    }
+
+    fn n_remembered(store: &Store, pid: PartitionId) -> usize {
+        let from = keys::tagged_key(pid, keys::STATE_REQUEST, &[]);
+        let to = keys::tagged_key(pid, keys::STATE_REQUEST_BY_INDEX + 1, &[]);
+        store.range(CF_STATE, &from, &to).unwrap().len()
+    }
+
+    /// A retried batch answers what its first attempt did: the current revisions may be a later writer's.
+    #[test]
+    fn a_retried_batch_answers_its_first_outcome() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let machine = StateMachine::new(&spec(), store.clone(), Default::default());
+        let apply = |index: u64, command: &pb::Command| {
+            let mut batch = WriteBatch::default();
+            let log_id = LogId::new(crate::raft::types::LeaderId::new(1, 1), index);
+            let outcome = machine.apply_command(&mut batch, &mut Pending::default(), &log_id, command).unwrap();
+            store.write(batch).unwrap();
+            outcome
+        };
+        let first = batch_command("import-1", vec![record(0, 0, 1, 0), record(1, 0, 1, 0)]);
+        let written = apply(1, &first);
+        let later = pb::Command {
+            op: Some(pb::command::Op::PutCitizen(pb::PutCitizenCommand {
+                citizen: Some(record(0, 1, 2, 0)),
+                ..Default::default()
+            })),
+        };
+        apply(2, &later);
+        let retried = apply(3, &first);
+        let ApplyOutcome::BatchWritten { results, deduplicated: false, log_index: 1 } = written else {
+            panic!("first attempt: {written:?}");
+        };
+        assert_eq!(retried, ApplyOutcome::BatchWritten { log_index: 1, results, deduplicated: true });
+    }
+
+    /// Request ids are forgotten a window after they were remembered, whatever the entries in between did
+    /// (here: refused ones), and a retry after the window is applied as new.
+    #[tokio::test]
+    async fn request_ids_expire_by_index_whatever_the_outcomes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut machine = StateMachine::new(&spec(), store.clone(), Default::default());
+        machine.request_window_entries = 3;
+        let pid = spec().id;
+        apply_all(&mut machine, vec![put_entry(1, batch_command("import-1", vec![record(0, 0, 1, 0)]))]).await;
+        assert_eq!(n_remembered(&store, pid), 2, "the outcome and its index entry");
+        let outside = pb::Citizen { id: "002085000001".into(), ..record(0, 0, 1, 0) };
+        let refused: Vec<_> = (2..=6).map(|index| put_entry(index, batch_command("", vec![outside.clone()]))).collect();
+        apply_all(&mut machine, refused).await;
+        assert_eq!(n_remembered(&store, pid), 0, "forgotten a window after index 1 although nothing was written");
+    }
+
+    /// A household listing reads the index and the records from one RocksDB snapshot: while a writer moves a
+    /// person between two households, every member listed under a household names that household in its record
+    /// (read at two moments, the record could already name the other one, a state that never existed).
+    #[test]
+    fn a_household_listing_never_shows_a_member_of_another_household() {
+        const N_MOVES: u64 = 3_000;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let pid = spec().id;
+        let writer_store = store.clone();
+        let writer = std::thread::spawn(move || {
+            let machine = StateMachine::new(&spec(), writer_store.clone(), Default::default());
+            for index in 1..=N_MOVES {
+                let household = 1 + (index % 2) as usize;
+                let put = pb::PutCitizenCommand { citizen: Some(record(0, 0, household, 0)), ..Default::default() };
+                let command = pb::Command { op: Some(pb::command::Op::PutCitizen(put)) };
+                let mut batch = WriteBatch::default();
+                let log_id = LogId::new(crate::raft::types::LeaderId::new(1, 1), index);
+                machine.apply_command(&mut batch, &mut Pending::default(), &log_id, &command).unwrap();
+                writer_store.write(batch).unwrap();
+            }
+        });
+        let mut n_listed = 0;
+        while !writer.is_finished() {
+            for household in [HOUSEHOLDS[1], HOUSEHOLDS[2]] {
+                let (members, _) = store.household_members(pid, household, 10).unwrap();
+                for member in members {
+                    assert_eq!(member.household_id, household, "listed under {household}, record says otherwise");
+                    n_listed += 1;
+                }
+            }
+        }
+        writer.join().unwrap();
+        assert!(n_listed > 0, "the listing never saw the member");
     }
 
     proptest! {

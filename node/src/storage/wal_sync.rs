@@ -15,30 +15,44 @@ use crate::storage::storage_error;
 
 type Waiter = Box<dyn FnOnce(io::Result<()>) + Send>;
 
+/// Whether acknowledged writes are fsync'd.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Durability {
+    #[default]
+    Fsync,
+    /// TEST ONLY (`dancu-node --unsafe-skip-fsync`): the WAL reaches the OS but is never fsync'd, so a power loss
+    /// loses acknowledged writes. The consistency suite's `skip-fsync` self-test must catch it.
+    UnsafeSkipFsync,
+}
+
 pub struct WalSyncer {
     db: Arc<DB>,
+    durability: Durability,
     /// `None` only while dropping.
     queue: Option<SyncSender<Waiter>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl WalSyncer {
-    pub fn start(db: Arc<DB>) -> io::Result<WalSyncer> {
+    pub fn start(db: Arc<DB>, durability: Durability) -> io::Result<WalSyncer> {
         let (queue, waiters) = sync_channel::<Waiter>(SYNC_QUEUE_DEPTH);
         let thread_db = db.clone();
-        let thread = std::thread::Builder::new().name("wal-sync".into()).spawn(move || run(thread_db, waiters))?;
-        Ok(WalSyncer { db, queue: Some(queue), thread: Some(thread) })
+        let thread =
+            std::thread::Builder::new().name("wal-sync".into()).spawn(move || run(thread_db, durability, waiters))?;
+        Ok(WalSyncer { db, durability, queue: Some(queue), thread: Some(thread) })
     }
 
     /// Calls `done` once everything written before this call is durable.
     pub fn on_durable(&self, done: impl FnOnce(io::Result<()>) + Send + 'static) {
         let Some(queue) = &self.queue else {
-            return done(sync_wal(&self.db));
+            return done(sync_wal(&self.db, self.durability));
         };
         match queue.try_send(Box::new(done)) {
             Ok(()) => {}
             // Backpressure: a full queue means the disk is behind; sync inline rather than buffer more.
-            Err(TrySendError::Full(done)) | Err(TrySendError::Disconnected(done)) => done(sync_wal(&self.db)),
+            Err(TrySendError::Full(done)) | Err(TrySendError::Disconnected(done)) => {
+                done(sync_wal(&self.db, self.durability))
+            }
         }
     }
 
@@ -62,13 +76,16 @@ impl Drop for WalSyncer {
     }
 }
 
-fn sync_wal(db: &DB) -> io::Result<()> {
+fn sync_wal(db: &DB, durability: Durability) -> io::Result<()> {
     #[cfg(feature = "failpoints")]
-    fail::fail_point!("wal_sync", |_| Err(io::Error::other("failpoint wal_sync")));
-    db.flush_wal(true).map_err(storage_error)
+    {
+        crate::failpoints::note_reached("wal_sync");
+        fail::fail_point!("wal_sync", |_| Err(io::Error::other("failpoint wal_sync")));
+    }
+    db.flush_wal(durability == Durability::Fsync).map_err(storage_error)
 }
 
-fn run(db: Arc<DB>, waiters: Receiver<Waiter>) {
+fn run(db: Arc<DB>, durability: Durability, waiters: Receiver<Waiter>) {
     let mut group: Vec<Waiter> = Vec::with_capacity(GROUP_COMMIT_WAITERS_MAX);
     while let Ok(first) = waiters.recv() {
         group.push(first);
@@ -78,7 +95,7 @@ fn run(db: Arc<DB>, waiters: Receiver<Waiter>) {
                 Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => break,
             }
         }
-        let result = sync_wal(&db);
+        let result = sync_wal(&db, durability);
         for waiter in group.drain(..) {
             let each = match &result {
                 Ok(()) => Ok(()),

@@ -1,7 +1,8 @@
 //! `dancu-jepsen run`: the consistency suite auditors run against real dancu nodes.
 //!
-//! Exit status: 0 the history is linearizable; 1 it is not (or the nodes disagree after healing);
-//! 2 the checker ran out of time (unknown — never a pass); 3 the run itself failed.
+//! Exit status: 0 the history is linearizable and no acknowledged write was lost; 1 it is not (or the nodes
+//! disagree after healing, or an acknowledged write was lost); 2 the checker ran out of time (unknown — never a
+//! pass); 3 the run itself failed, including a fault that did not prove it took effect.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,7 +11,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use dancu_jepsen::checker::Verdict;
 use dancu_jepsen::nemesis::NemesisKind;
-use dancu_jepsen::run::{run, RunConfig};
+use dancu_jepsen::run::{run, RunConfig, SelfTest};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -30,9 +31,10 @@ enum Command {
         /// How long the workload and the faults run, e.g. 60s, 5m.
         #[arg(long, default_value = "60s", value_parser = parse_duration)]
         duration: Duration,
-        /// `all` or a comma list of partition,kill,pause,leader,membership,admin,failpoint.
-        #[arg(long, default_value = "all", value_parser = parse_nemeses)]
-        nemesis: NemesisList,
+        /// `all` or a comma list of partition,kill,pause,leader,membership,admin,failpoint,restart,clock,
+        /// power-loss,disk-wipe [default: all; with --self-test, the faults that expose its switch].
+        #[arg(long, value_parser = parse_nemeses)]
+        nemesis: Option<NemesisList>,
         /// Seed of the fault schedule and the workload (printed in the report; replays the schedule).
         #[arg(long, default_value_t = 1)]
         seed: u64,
@@ -46,16 +48,23 @@ enum Command {
         /// Target operations per second over all workers (0: as fast as they go).
         #[arg(long, default_value_t = 200)]
         rate: u64,
-        /// TEST THE SUITE: start the nodes with linearizable reads served locally without the linearizer.
-        /// The run must then be found invalid.
+        /// TEST THE SUITE: start the nodes with one hidden unsafe switch; the run must then be found invalid (exit 1):
+        /// broken-reads (reads skip the linearizer), early-votes (votes right after a restart), skip-fsync (writes
+        /// acknowledged without fsync, under power losses), clock-beyond-bound (a cut-off leader's clock at 0.1×).
+        #[arg(long, value_parser = SelfTest::parse, conflicts_with = "broken_reads")]
+        self_test: Option<SelfTest>,
+        /// The same as `--self-test broken-reads` (kept for earlier scripts).
         #[arg(long)]
         broken_reads: bool,
         /// Registers (keys) the workload contends on.
         #[arg(long, default_value_t = 6)]
         keys: usize,
-        /// Concurrent client workers.
+        /// Concurrent client workers that read, write and compare-and-set.
         #[arg(long, default_value_t = 8)]
         workers: usize,
+        /// Concurrent read-only workers (leader-level reads, through clients of their own).
+        #[arg(long, default_value_t = 4)]
+        readers: usize,
         /// Checker time budget; when it runs out the verdict is `unknown`.
         #[arg(long, default_value = "120s", value_parser = parse_duration)]
         check_budget: Duration,
@@ -113,8 +122,27 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let Command::Run { duration, nemesis, seed, out, nodes, rate, broken_reads, keys, workers, check_budget, node_bin } =
-        Args::parse().command;
+    let Command::Run {
+        duration,
+        nemesis,
+        seed,
+        out,
+        nodes,
+        rate,
+        self_test,
+        broken_reads,
+        keys,
+        workers,
+        readers,
+        check_budget,
+        node_bin,
+    } = Args::parse().command;
+    let self_test = self_test.or(broken_reads.then_some(SelfTest::BrokenReads));
+    let nemeses = match (nemesis, self_test) {
+        (Some(list), _) => list.0,
+        (None, Some(test)) => test.nemeses(),
+        (None, None) => NemesisKind::ALL.to_vec(),
+    };
     let out = match out {
         Some(out) => out,
         None => match default_out(seed) {
@@ -134,15 +162,16 @@ fn main() -> ExitCode {
     };
     let config = RunConfig {
         duration,
-        nemeses: nemesis.0,
+        nemeses,
         seed,
         out: out.clone(),
         n_nodes: nodes,
         rate,
-        broken_reads,
+        self_test,
         node_bin,
         n_keys: keys.max(1),
         n_workers: workers.max(1),
+        n_readers: readers,
         check_budget,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -171,18 +200,27 @@ fn main() -> ExitCode {
             ExitCode::from(3)
         }
         Some(Ok(outcome)) => {
+            let confirmed: Vec<String> =
+                outcome.nemesis.confirmed.iter().map(|(kind, n)| format!("{kind} {n}")).collect();
             println!(
-                "verdict: {} ({} ops, {} faults, final reads {}, checker {} ms); report: {}",
+                "verdict: {} ({} ops, {} faults, final reads {}, acked writes lost {}, checker {} ms); confirmed \
+                 faults: {}; report: {}",
                 outcome.verdict,
                 outcome.n_ops,
                 outcome.n_faults,
                 if outcome.final_reads_agree { "agree" } else { "DISAGREE" },
+                outcome.acked_writes_lost,
                 outcome.check_ms,
+                if confirmed.is_empty() { "none".to_string() } else { confirmed.join(", ") },
                 out.join("report.html").display()
             );
+            for unconfirmed in &outcome.nemesis.unconfirmed {
+                eprintln!("error: fault not confirmed: {unconfirmed}");
+            }
             match outcome.verdict {
-                Verdict::Valid => ExitCode::SUCCESS,
                 Verdict::Invalid => ExitCode::from(1),
+                _ if !outcome.nemesis.unconfirmed.is_empty() => ExitCode::from(3),
+                Verdict::Valid => ExitCode::SUCCESS,
                 Verdict::Unknown => ExitCode::from(2),
             }
         }
