@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use dancu_client::bench::{BenchResult, KeySet, LoopShape};
+use dancu_jepsen::CpuCap;
 use dancu_synthetic::Population;
 
 use crate::ceiling::echo::EchoServer;
@@ -32,22 +33,16 @@ pub struct CompareOptions {
     pub etcd_bin: Option<PathBuf>,
     /// The executable that serves the echo ceiling (`dancu-bench echo-server`); `None`: this executable.
     pub bench_exe: Option<PathBuf>,
+    /// Caps the CPU of each system's server processes (dancu nodes, etcd members), together, to this many cores:
+    /// the "slow box" (`--node-cpus`). The load generator stays uncapped.
+    pub node_cpus: Option<f64>,
 }
 
 /// Runs everything the plan says, writes `results.json`, `report.md` and the plots into `out_dir`, and returns
 /// the results. Clusters and data live in a temporary directory removed at the end.
 pub async fn run(options: CompareOptions) -> Result<Results, CompareError> {
     let plan = &options.plan;
-    std::fs::create_dir_all(&options.out_dir)
-        .map_err(|source| CompareError::io(format!("creating {}", options.out_dir.display()), source))?;
-    let work = tempfile::Builder::new()
-        .prefix("dancu-bench-")
-        .tempdir()
-        .map_err(|source| CompareError::io("creating a temporary directory", source))?;
-    let node_bin = match &options.node_bin {
-        Some(path) => path.clone(),
-        None => dancu_jepsen::node_binary()?,
-    };
+    let (work, node_bin) = prepare(&options.out_dir, options.node_bin.as_deref())?;
     let bench_exe = match &options.bench_exe {
         Some(path) => path.clone(),
         None => std::env::current_exe().map_err(|source| CompareError::io("locating this executable", source))?,
@@ -72,7 +67,7 @@ pub async fn run(options: CompareOptions) -> Result<Results, CompareError> {
     // Member logs outlive the run (failures and slow failovers are read from them), also when a phase fails.
     let logs = options.out_dir.join("logs");
     let dancu_dir = work.path().join("dancu");
-    let dancu = measure_dancu(plan, &node_bin, &dancu_dir, &population, &keys).await;
+    let dancu = measure_dancu(plan, &node_bin, options.node_cpus, &dancu_dir, &population, &keys).await;
     keep_logs(&dancu_dir, &logs, "dancu")?;
     // The nodes stopped when `measure_dancu` returned; their data (gigabytes at 1M records) must not crowd etcd's disk.
     if dancu_dir.exists() {
@@ -81,7 +76,7 @@ pub async fn run(options: CompareOptions) -> Result<Results, CompareError> {
     }
     results.dancu = dancu?;
     let etcd_dir = work.path().join("etcd");
-    let etcd = measure_etcd(plan, options.etcd_bin.as_deref(), &etcd_dir, &population, &ids).await;
+    let etcd = measure_etcd(plan, options.etcd_bin.as_deref(), options.node_cpus, &etcd_dir, &population, &ids).await;
     keep_logs(&etcd_dir, &logs, "etcd")?;
     results.etcd = etcd?;
     results.ceilings = measure_ceilings(plan, &bench_exe, work.path(), &population, &keys).await?;
@@ -166,20 +161,62 @@ fn sweep_plan<W: Copy>(
     runs
 }
 
+/// Creates `out_dir`, a temporary work directory (removed when dropped) and finds the `dancu-node` binary (`node_bin`,
+/// else as the harness finds it: `DANCU_NODE_BIN`, else next to this executable).
+pub(crate) fn prepare(out_dir: &Path, node_bin: Option<&Path>) -> Result<(tempfile::TempDir, PathBuf), CompareError> {
+    std::fs::create_dir_all(out_dir)
+        .map_err(|source| CompareError::io(format!("creating {}", out_dir.display()), source))?;
+    let work = tempfile::Builder::new()
+        .prefix("dancu-bench-")
+        .tempdir()
+        .map_err(|source| CompareError::io("creating a temporary directory", source))?;
+    let node_bin = match node_bin {
+        Some(path) => path.to_path_buf(),
+        None => dancu_jepsen::node_binary()?,
+    };
+    Ok((work, node_bin))
+}
+
+/// The CPU cap one system's server processes share, when the run asks for one.
+pub(crate) fn slow_box(system: &str, node_cpus: Option<f64>) -> Result<Option<Arc<CpuCap>>, CompareError> {
+    let Some(cores) = node_cpus else {
+        return Ok(None);
+    };
+    let cap = CpuCap::new(&format!("dancu-bench-{system}-{}", std::process::id()), cores)?;
+    eprintln!("{system}: server processes capped to {cores} cores together");
+    Ok(Some(Arc::new(cap)))
+}
+
+/// Records the cap and how often it held the servers back (the proof it took effect).
+fn note_cap(system: &mut SystemResults, cap: Option<&CpuCap>) -> Result<(), CompareError> {
+    if let Some(cap) = cap {
+        system.cpu_cap_cores = Some(cap.cores());
+        system.cpu_throttled_periods = cap.throttled_periods()?;
+        system.settings.push_str(&format!("; server processes capped to {} cores together", cap.cores()));
+    }
+    Ok(())
+}
+
 async fn measure_dancu(
     plan: &ComparePlan,
     node_bin: &Path,
+    node_cpus: Option<f64>,
     dir: &Path,
     population: &Population,
     keys: &Arc<KeySet>,
 ) -> Result<SystemResults, CompareError> {
     eprintln!("dancu: starting 3 nodes");
-    let mut dancu = DancuSystem::start(node_bin, dir).await?;
+    let cap = slow_box("dancu", node_cpus)?;
+    let mut dancu = DancuSystem::start(node_bin, dir, cap.clone()).await?;
     let mut system = SystemResults { version: dancu.version(), settings: dancu.settings(), ..Default::default() };
     system.load = dancu.load(population).await?;
+    system.leader_changes_during_load = Some(dancu.leader_changes().await?);
     eprintln!(
-        "dancu: loaded {} records in {:.1} s ({:.0} records/s)",
-        system.load.records, system.load.seconds, system.load.records_per_s
+        "dancu: loaded {} records in {:.1} s ({:.0} records/s, {} leader changes)",
+        system.load.records,
+        system.load.seconds,
+        system.load.records_per_s,
+        system.leader_changes_during_load.unwrap_or_default()
     );
     system.rss_mib_per_node = dancu.rss_mib_per_node()?;
     let runs = sweep_plan(
@@ -200,6 +237,7 @@ async fn measure_dancu(
     system.failover = crate::failover::measure(&mut target, writes, plan.failover_kills, settle).await?;
     eprintln!("dancu: failover {:?} ms", system.failover.recoveries_ms.iter().map(|ms| ms.round()).collect::<Vec<_>>());
     summarize(&mut system, "stale");
+    note_cap(&mut system, cap.as_deref())?;
     Ok(system)
 }
 
@@ -228,12 +266,14 @@ fn keep_logs(from: &Path, to: &Path, system: &str) -> Result<(), CompareError> {
 async fn measure_etcd(
     plan: &ComparePlan,
     etcd_bin: Option<&Path>,
+    node_cpus: Option<f64>,
     dir: &Path,
     population: &Population,
     ids: &Arc<Vec<String>>,
 ) -> Result<SystemResults, CompareError> {
     eprintln!("etcd: starting 3 members");
-    let mut etcd = EtcdCluster::start(etcd_bin, dir).await?;
+    let cap = slow_box("etcd", node_cpus)?;
+    let mut etcd = EtcdCluster::start(etcd_bin, dir, cap.clone()).await?;
     let mut system = SystemResults { version: etcd.version(), settings: etcd.settings(), ..Default::default() };
     system.load = crate::etcd::load(&etcd, population).await?;
     eprintln!(
@@ -259,6 +299,7 @@ async fn measure_etcd(
     system.failover = crate::failover::measure(&mut etcd, writes, plan.failover_kills, settle).await?;
     eprintln!("etcd: failover {:?} ms", system.failover.recoveries_ms.iter().map(|ms| ms.round()).collect::<Vec<_>>());
     summarize(&mut system, "serializable");
+    note_cap(&mut system, cap.as_deref())?;
     Ok(system)
 }
 

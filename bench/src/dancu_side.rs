@@ -10,7 +10,7 @@ use std::time::Duration;
 use dancu_client::bench::{BenchConfig, BenchResult, KeySet, LoopShape, Operation, Workload};
 use dancu_client::proto::{Citizen, Consistency};
 use dancu_client::{Client, ClientOptions, ImportOptions};
-use dancu_jepsen::{ClusterSpec, LocalCluster};
+use dancu_jepsen::{ClusterSpec, CpuCap, LocalCluster};
 use dancu_synthetic::Population;
 use rand::rngs::StdRng;
 use rand::Rng;
@@ -44,8 +44,12 @@ pub struct DancuSystem {
 impl DancuSystem {
     /// Starts three nodes (three replicas per partition, default Raft timing, fsync on) with their data in
     /// `base_dir`, and waits until every partition has a leader.
-    pub async fn start(node_bin: &Path, base_dir: &Path) -> Result<DancuSystem, CompareError> {
-        let spec = ClusterSpec { base_dir: Some(base_dir.to_path_buf()), ..ClusterSpec::new(node_bin) };
+    pub async fn start(
+        node_bin: &Path,
+        base_dir: &Path,
+        cpu_cap: Option<Arc<CpuCap>>,
+    ) -> Result<DancuSystem, CompareError> {
+        let spec = ClusterSpec { base_dir: Some(base_dir.to_path_buf()), cpu_cap, ..ClusterSpec::new(node_bin) };
         let cluster = LocalCluster::start(spec)?;
         cluster.wait_healthy(HEALTHY_MAX).await?;
         let client = Client::connect(&cluster.endpoints(), bench_options()).await?;
@@ -76,6 +80,19 @@ impl DancuSystem {
         self.cluster.endpoints()
     }
 
+    /// The client the workloads share.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn node_ids(&self) -> Vec<u64> {
+        self.cluster.node_ids()
+    }
+
+    pub fn log_path(&self, node: u64) -> std::path::PathBuf {
+        self.cluster.log_path(node)
+    }
+
     /// Imports the population as `dancuctl import` would (JSON lines generated beforehand, not timed).
     pub async fn load(&self, population: &Population) -> Result<Load, CompareError> {
         let mut lines = Vec::new();
@@ -103,6 +120,16 @@ impl DancuSystem {
             records_per_s: summary.records_per_s,
             mean_record_bytes: n_bytes as f64 / population.count().max(1) as f64,
         })
+    }
+
+    /// Leader changes since the nodes started, as the node that saw most reports them (every node hosts a replica of
+    /// every partition, so each sees nearly every change).
+    pub async fn leader_changes(&self) -> Result<u64, CompareError> {
+        let mut most = 0;
+        for node in self.cluster.node_ids() {
+            most = most.max(self.cluster.status(node).await?.leader_changes);
+        }
+        Ok(most)
     }
 
     /// Resident set of every node, MiB, in node order.

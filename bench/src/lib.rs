@@ -21,6 +21,7 @@ pub mod dancu_side;
 pub mod error;
 pub mod etcd;
 pub mod failover;
+pub mod overload;
 pub mod plan;
 pub mod process_stats;
 pub mod report;

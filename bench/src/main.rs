@@ -23,6 +23,9 @@ enum Command {
     /// Load the same records into fresh local 3-node dancu and etcd clusters, run the same workloads against
     /// both and the ceilings, write DIR/results.json, DIR/report.md and DIR/*.svg.
     Compare(CompareArgs),
+    /// How dancu bends under more load than it can take: an import beside readers, the write knee, open-loop
+    /// writes at multiples of it, the recovery. Writes DIR/overload.json and DIR/overload.md.
+    Overload(OverloadArgs),
     /// The RPC ceiling's server (started by `compare` in its own process).
     #[command(hide = true)]
     EchoServer {
@@ -50,9 +53,39 @@ struct CompareArgs {
     /// The dancu-node executable (default: the one next to this binary, or DANCU_NODE_BIN).
     #[arg(long, value_name = "FILE")]
     node_bin: Option<PathBuf>,
+    /// Caps the CPU of each system's server processes (dancu nodes, etcd members), together, to this many cores
+    /// (a cgroup; needs root): the "slow box". The load generator stays uncapped.
+    #[arg(long, value_name = "CORES")]
+    node_cpus: Option<f64>,
     /// The etcd executable (default: ETCD_BIN, else `etcd` on PATH).
     #[arg(long, value_name = "FILE")]
     etcd_bin: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct OverloadArgs {
+    /// Where overload.json, overload.md and the node logs go (created if missing).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Records imported in the first phase (and read and rewritten afterwards).
+    #[arg(long, default_value_t = 100_000)]
+    records: u64,
+    /// Caps the nodes' CPU, together, to this many cores (a cgroup; needs root).
+    #[arg(long, value_name = "CORES")]
+    node_cpus: Option<f64>,
+    /// How long the knee and each offered load run.
+    #[arg(long, default_value = "10s", value_parser = parse_step)]
+    step: std::time::Duration,
+    /// Offered write loads, as multiples of the knee.
+    #[arg(long, value_delimiter = ',', default_value = "0.5,1,1.5,2")]
+    levels: Vec<f64>,
+    /// The dancu-node executable (default: the one next to this binary, or DANCU_NODE_BIN).
+    #[arg(long, value_name = "FILE")]
+    node_bin: Option<PathBuf>,
+}
+
+fn parse_step(text: &str) -> Result<std::time::Duration, String> {
+    dancu_client::bench::parse_duration(text).map_err(|error| error.to_string())
 }
 
 fn main() -> ExitCode {
@@ -74,6 +107,17 @@ fn main() -> ExitCode {
         Command::EchoServer { listen, reply_bytes } => {
             runtime.block_on(dancu_bench::ceiling::echo::serve(listen, reply_bytes))
         }
+        Command::Overload(args) => {
+            let options = dancu_bench::overload::OverloadOptions {
+                out_dir: args.out,
+                node_bin: args.node_bin,
+                records: args.records,
+                node_cpus: args.node_cpus,
+                step: args.step,
+                levels: args.levels,
+            };
+            runtime.block_on(dancu_bench::overload::run(options)).map(|_| ())
+        }
         Command::Compare(args) => {
             let mode = if args.smoke {
                 Mode::Smoke
@@ -92,6 +136,7 @@ fn main() -> ExitCode {
                 node_bin: args.node_bin,
                 etcd_bin: args.etcd_bin,
                 bench_exe: None,
+                node_cpus: args.node_cpus,
             };
             runtime.block_on(dancu_bench::compare::run(options)).map(|results| {
                 println!("{}", dancu_bench::report::summary_table(&results));

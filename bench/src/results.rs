@@ -91,6 +91,15 @@ pub struct SystemResults {
     pub load: Load,
     /// Every run of the sweep: workloads × concurrency levels (and batch sizes).
     pub runs: Vec<BenchResult>,
+    /// dancu: leader changes the nodes saw from their start to the end of the load (0 in a healthy cluster).
+    #[serde(default)]
+    pub leader_changes_during_load: Option<u64>,
+    /// The cores the server processes shared (`--node-cpus`); `None`: uncapped.
+    #[serde(default)]
+    pub cpu_cap_cores: Option<f64>,
+    /// CFS periods in which the cap held the servers back: the proof it took effect (0 when uncapped).
+    #[serde(default)]
+    pub cpu_throttled_periods: u64,
 }
 
 /// The ceilings: what the RPC layer and the storage engine alone reach on this machine.

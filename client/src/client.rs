@@ -15,7 +15,7 @@ pub use scan::{PartitionScan, ScanOptions, ScanPage};
 pub use writes::{IdCorrectionOutcome, MarriageOutcome, PUT_CITIZENS_MAX};
 
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
@@ -65,6 +65,9 @@ struct Inner {
     round_robin: AtomicUsize,
     /// When the map was last refreshed because calls failed; held while such a refresh runs.
     refreshed_at: tokio::sync::Mutex<Option<Instant>>,
+    /// Attempts a node refused as overloaded (RESOURCE_EXHAUSTED with a retry hint): the importer's congestion
+    /// signal.
+    overload_refusals: AtomicU64,
 }
 
 impl std::fmt::Debug for Client {
@@ -217,6 +220,7 @@ impl Client {
             table: RwLock::new(RoutingTable::default()),
             round_robin: AtomicUsize::new(0),
             refreshed_at: tokio::sync::Mutex::new(None),
+            overload_refusals: AtomicU64::new(0),
         };
         if let Some(cluster_id) = &options.cluster_id {
             if !inner.channels.pin.pin(cluster_id) {
@@ -245,6 +249,13 @@ impl Client {
     /// The options this handle uses.
     pub fn options(&self) -> &ClientOptions {
         &self.options
+    }
+
+    /// Attempts that nodes refused as overloaded (`RESOURCE_EXHAUSTED` with a retry hint) since the client
+    /// connected, over every handle sharing its connections. Each was retried after the hint; a rising count tells
+    /// a bulk writer to send less at once.
+    pub fn overload_refusals(&self) -> u64 {
+        self.inner.overload_refusals.load(Ordering::Relaxed)
     }
 
     /// A handle on the same connections and partition map with other options, e.g. a longer deadline for bulk
@@ -458,7 +469,7 @@ impl Client {
                 ClientError::Connect { endpoint: endpoint.to_string(), message: describe(&status) }
             }
             Disposition::Fail(error) => error,
-            Disposition::Redirect { message, .. } | Disposition::Backoff { message } => {
+            Disposition::Redirect { message, .. } | Disposition::Backoff { message, .. } => {
                 ClientError::Unavailable { message }
             }
         })
@@ -676,7 +687,12 @@ impl Client {
 
     /// Sleeps one backoff step; false when the deadline leaves no room for another attempt.
     async fn pause(&self, backoff: &mut Backoff) -> bool {
-        match backoff.next_delay(Instant::now(), rand::random::<f64>()) {
+        self.pause_at_least(backoff, Duration::ZERO).await
+    }
+
+    /// [`Client::pause`] for at least `floor` (an overloaded node's retry hint).
+    async fn pause_at_least(&self, backoff: &mut Backoff, floor: Duration) -> bool {
+        match backoff.next_delay(Instant::now(), rand::random::<f64>(), floor) {
             Some(delay) => {
                 tokio::time::sleep(delay).await;
                 true
@@ -857,10 +873,16 @@ impl Client {
                         self.refresh_within(&backoff).await;
                     }
                 }
-                Disposition::Backoff { message } => {
+                Disposition::Backoff { message, retry_after } => {
                     last = Some(LastFailure { message: format!("{scope}: {message}"), timed_out: false });
                     redirects_in_a_row = 0;
-                    if !self.pause(&mut backoff).await {
+                    if let Some(retry_after) = retry_after {
+                        self.inner.overload_refusals.fetch_add(1, Ordering::Relaxed);
+                        if !self.options.retry_overloaded {
+                            return Err(ClientError::Overloaded { message, retry_after });
+                        }
+                    }
+                    if !self.pause_at_least(&mut backoff, retry_after.unwrap_or_default()).await {
                         return Err(self.give_up(last, n_attempts, started));
                     }
                 }

@@ -1,5 +1,7 @@
 //! The client's typed errors, and how a gRPC status from a node is turned into one (or into a retry).
 
+use std::time::Duration;
+
 use dancu_proto::v1::{ErrorDetail, ErrorReason};
 use prost::Message;
 use tonic::{Code, Status};
@@ -59,6 +61,15 @@ pub enum ClientError {
         /// The server's reason.
         message: String,
     },
+    /// A node refused the call as overloaded and the client was told not to retry such refusals
+    /// ([`ClientOptions::retry_overloaded`](crate::ClientOptions::retry_overloaded) off): nothing was written.
+    #[error("overloaded: {message} (retry after {} ms)", retry_after.as_millis())]
+    Overloaded {
+        /// The node's reason.
+        message: String,
+        /// How long the node asked the caller to wait.
+        retry_after: Duration,
+    },
     /// The personal ID was cancelled by an ID correction; `replaced_by` is the ID that replaced it.
     #[error("personal ID {id} was cancelled and replaced by {replaced_by}")]
     IdReplaced {
@@ -100,8 +111,9 @@ pub(crate) enum Disposition {
         leader_addr: String,
         message: String,
     },
-    /// Transient trouble on the server side (no quorum, overload): back off and try again.
-    Backoff { message: String },
+    /// Transient trouble on the server side (no quorum, overload): back off and try again; an overloaded node says
+    /// how long to wait at least (`retry_after`).
+    Backoff { message: String, retry_after: Option<Duration> },
     /// The node could not be reached or did not answer in time: suspect it and try another replica.
     Unreachable { message: String, timed_out: bool },
     /// Final: give this error to the caller.
@@ -155,9 +167,12 @@ pub(crate) fn classify(status: &Status) -> Disposition {
         },
         // A node that answers with a reason (no quorum, no leader) is alive; one without a detail is a
         // transport failure tonic reported as UNAVAILABLE (connection refused, reset, no route).
-        Code::Unavailable if detail.is_some() => Disposition::Backoff { message },
+        Code::Unavailable if detail.is_some() => Disposition::Backoff { message, retry_after: None },
         Code::Unavailable => Disposition::Unreachable { message, timed_out: false },
-        Code::ResourceExhausted => Disposition::Backoff { message },
+        Code::ResourceExhausted => {
+            let retry_after = detail.map(|detail| Duration::from_millis(detail.retry_after_ms.into()));
+            Disposition::Backoff { message, retry_after: retry_after.filter(|after| !after.is_zero()) }
+        }
         // A dancu node attaches a detail to every error it returns, so UNKNOWN / INTERNAL without one come from
         // the transport: hyper reports a connection that died mid-call (a killed node) this way.
         Code::Unknown | Code::Internal if detail.is_none() => Disposition::Unreachable { message, timed_out: false },
@@ -233,6 +248,21 @@ mod tests {
         assert!(matches!(classify(&closed), Disposition::Unreachable { timed_out: false, .. }));
         let timed_out = Status::cancelled("Timeout expired");
         assert!(matches!(classify(&timed_out), Disposition::Unreachable { timed_out: true, .. }));
+    }
+
+    #[test]
+    fn an_overloaded_node_says_how_long_to_wait() {
+        let detail = ErrorDetail {
+            reason: ErrorReason::Overloaded.into(),
+            partition_id: 100,
+            retry_after_ms: 50,
+            ..Default::default()
+        };
+        let overloaded = status_with(Code::ResourceExhausted, "overloaded", detail);
+        let Disposition::Backoff { retry_after, .. } = classify(&overloaded) else { panic!("overload is retried") };
+        assert_eq!(retry_after, Some(Duration::from_millis(50)));
+        let bare = Status::resource_exhausted("h2 protocol error");
+        assert!(matches!(classify(&bare), Disposition::Backoff { retry_after: None, .. }));
     }
 
     #[test]

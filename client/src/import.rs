@@ -9,6 +9,10 @@
 //!   about [`ImportOptions::batch_bytes_max`] bytes, and at the end of the input.
 //! - **Bounded in flight.** At most [`ImportOptions::in_flight_per_partition`] batches per partition and
 //!   [`ImportOptions::in_flight_max`] overall are unanswered; reading waits for a slot.
+//! - **As fast as the cluster takes it.** A node refuses batches it cannot queue (`RESOURCE_EXHAUSTED` with a
+//!   retry hint; the client retries after the hint). The overall in-flight window starts at 4 batches and doubles
+//!   per round trip up to `in_flight_max` (slow start); each refusal halves it (at most once per batch round trip)
+//!   and answers then widen it by one per round trip (AIMD).
 //! - **Duplicate IDs keep file order.** When a line's ID is already in its partition's open batch or in one of
 //!   its in-flight batches, the open batch is sent and every in-flight batch of that partition is awaited before
 //!   the line is batched, so the later line is applied later and wins.
@@ -39,6 +43,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::citizen_json::CitizenJson;
+use crate::in_flight_window::InFlightWindow;
 use crate::{Client, ClientError, PUT_CITIZENS_MAX};
 
 /// Longest line read; a record is a few kilobytes, so a longer line is a bad line (skipped without buffering it).
@@ -145,6 +150,10 @@ pub struct ImportSummary {
     pub seconds: f64,
     /// `lines / seconds`.
     pub records_per_s: f64,
+    /// Attempts the nodes refused as overloaded (each retried after the node's hint).
+    pub overload_refusals: u64,
+    /// The smallest the in-flight window became (`in_flight_max` when nothing was refused).
+    pub in_flight_min: usize,
 }
 
 /// Why an import stopped early.
@@ -191,6 +200,8 @@ struct BatchOutcome {
     bad_lines: Vec<BadLine>,
     /// Set when the batch stopped the import (strict bad line, or a failure).
     stop: Option<ImportError>,
+    /// From sending to the answer, retries included.
+    elapsed: Duration,
 }
 
 /// The records of one partition not yet sent, and the IDs of its batches in flight.
@@ -245,10 +256,13 @@ where
         run_id: Arc::from(run_id),
         partitions: HashMap::new(),
         tasks: JoinSet::new(),
-        summary: ImportSummary::default(),
+        summary: ImportSummary { in_flight_min: options.in_flight_max, ..ImportSummary::default() },
         stop: None,
         started,
         progress: &mut progress,
+        window: InFlightWindow::new(options.in_flight_max),
+        refusals_seen: client.overload_refusals(),
+        refusals_at_start: client.overload_refusals(),
     };
     while importer.stop.is_none() {
         let Some(chunk) = chunks.recv().await else { break };
@@ -277,6 +291,11 @@ struct Importer<'p> {
     stop: Option<ImportError>,
     started: Instant,
     progress: &'p mut dyn FnMut(&ImportProgress),
+    /// How many batches may be in flight now (AIMD on overload refusals, up to `in_flight_max`).
+    window: InFlightWindow,
+    /// The client's overload refusal count when last looked at, and when the import started.
+    refusals_seen: u64,
+    refusals_at_start: u64,
 }
 
 impl Importer<'_> {
@@ -335,7 +354,7 @@ impl Importer<'_> {
         if self.partitions.get(&partition_id).is_none_or(|state| state.citizens.is_empty()) {
             return;
         }
-        while self.tasks.len() >= self.options.in_flight_max
+        while self.tasks.len() >= self.window.limit()
             || self.partitions[&partition_id].n_in_flight >= self.options.in_flight_per_partition
         {
             self.complete_one().await;
@@ -372,6 +391,15 @@ impl Importer<'_> {
                 panic!("an import batch task failed: {error}");
             }
         };
+        let refusals = self.client.overload_refusals();
+        if refusals > self.refusals_seen {
+            self.refusals_seen = refusals;
+            self.window.on_overload(Instant::now(), outcome.elapsed);
+        } else {
+            self.window.on_answer();
+        }
+        self.summary.overload_refusals = refusals - self.refusals_at_start;
+        self.summary.in_flight_min = self.summary.in_flight_min.min(self.window.limit());
         let state = self.partitions.get_mut(&outcome.partition_id).expect("a batch belongs to a known partition");
         assert!(state.n_in_flight > 0, "a batch completed that was not in flight");
         state.n_in_flight -= 1;
@@ -431,9 +459,10 @@ struct Batch {
 impl Batch {
     /// Sends the batch; a record the server refuses is dropped (or, strict, stops the import) and the rest is
     /// sent again. At most one resend per record, so the loop is bounded by the batch size.
-    async fn send(mut self, client: Client, run_id: Arc<str>) -> BatchOutcome {
+    async fn send(self, client: Client, run_id: Arc<str>) -> BatchOutcome {
         let ids: Vec<String> = self.citizens.iter().map(|citizen| citizen.id.clone()).collect();
         let first_line = self.lines.first().copied().unwrap_or(0);
+        let sent_at = Instant::now();
         let mut outcome = BatchOutcome {
             partition_id: self.partition_id,
             ids,
@@ -442,7 +471,15 @@ impl Batch {
             unchanged: 0,
             bad_lines: Vec::new(),
             stop: None,
+            elapsed: Duration::ZERO,
         };
+        outcome = self.send_all(client, run_id, outcome).await;
+        outcome.elapsed = sent_at.elapsed();
+        outcome
+    }
+
+    async fn send_all(mut self, client: Client, run_id: Arc<str>, mut outcome: BatchOutcome) -> BatchOutcome {
+        let first_line = outcome.first_line;
         while !self.citizens.is_empty() {
             let request_id = batch_request_id(&run_id, &self.lines, &self.citizens);
             let error = match client.put_citizens_with_request_id(&self.citizens, request_id).await {

@@ -62,6 +62,7 @@ mod client;
 mod coalescer;
 mod error;
 pub mod import;
+mod in_flight_window;
 mod options;
 mod retry;
 mod routing;

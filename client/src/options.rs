@@ -24,6 +24,10 @@ pub struct ClientOptions {
     /// default) pins the id of the first node that answers. Every request carries the pinned id, and a node of
     /// another cluster at a configured address refuses it, so the client never reads another cluster's data.
     pub cluster_id: Option<String>,
+    /// Whether a call a node refuses as overloaded (`RESOURCE_EXHAUSTED` with a retry hint) is retried after the
+    /// hint within the deadline (default true). Off, such a call fails at once with
+    /// [`ClientError::Overloaded`](crate::ClientError::Overloaded): for a caller that sheds load itself.
+    pub retry_overloaded: bool,
 }
 
 impl Default for ClientOptions {
@@ -35,6 +39,7 @@ impl Default for ClientOptions {
             connect_timeout: Duration::from_secs(1),
             get_batches_in_flight: 2,
             cluster_id: None,
+            retry_overloaded: true,
         }
     }
 }

@@ -38,12 +38,15 @@ impl Backoff {
 
     /// How long to sleep before the next attempt, or `None` when the deadline leaves no room for one. The delay
     /// is cut short rather than skipped when the deadline is near, so the last attempt still happens.
-    pub(crate) fn next_delay(&mut self, now: Instant, jitter_unit: f64) -> Option<Duration> {
+    /// No shorter than `floor` (a server's retry hint; zero without one) plus up to half of it again, so callers
+    /// refused together do not come back together.
+    pub(crate) fn next_delay(&mut self, now: Instant, jitter_unit: f64, floor: Duration) -> Option<Duration> {
         let remaining = self.deadline.saturating_duration_since(now);
         if remaining <= ATTEMPT_DURATION_MIN {
             return None;
         }
-        let delay = backoff_delay(self.attempt_idx, jitter_unit).min(remaining - ATTEMPT_DURATION_MIN);
+        let hinted = floor + (floor / 2).mul_f64(jitter_unit);
+        let delay = backoff_delay(self.attempt_idx, jitter_unit).max(hinted).min(remaining - ATTEMPT_DURATION_MIN);
         self.attempt_idx = self.attempt_idx.saturating_add(1);
         assert!(now + delay + ATTEMPT_DURATION_MIN <= self.deadline);
         Some(delay)
@@ -83,7 +86,7 @@ mod tests {
             let mut backoff = Backoff::new(deadline);
             let mut now = start;
             let mut n_attempts = 0u32;
-            while let Some(delay) = backoff.next_delay(now, next_unit(&mut rng_state)) {
+            while let Some(delay) = backoff.next_delay(now, next_unit(&mut rng_state), Duration::ZERO) {
                 now += delay;
                 assert!(now <= deadline, "slept past the deadline ({deadline_ms} ms)");
                 // Each attempt costs a little time; it never costs more than what is left.
@@ -96,6 +99,20 @@ mod tests {
                 assert!(n_attempts >= 5, "too few retries in {deadline_ms} ms: {n_attempts}");
             }
         }
+    }
+
+    #[test]
+    fn a_retry_hint_sets_the_least_delay_within_the_deadline() {
+        let start = Instant::now();
+        let mut backoff = Backoff::new(start + Duration::from_secs(10));
+        let floor = Duration::from_millis(200);
+        for jitter in [0.0, 0.5, 0.999] {
+            let delay = backoff.next_delay(start, jitter, floor).expect("room for a retry");
+            assert!(delay >= floor && delay < floor * 3 / 2, "{delay:?}");
+        }
+        let mut short = Backoff::new(start + Duration::from_millis(100));
+        let delay = short.next_delay(start, 0.5, floor).expect("room for one more attempt");
+        assert!(delay + ATTEMPT_DURATION_MIN <= Duration::from_millis(100), "the deadline still bounds it: {delay:?}");
     }
 
     /// A small deterministic generator (SplitMix64) so the test replays from its seed.

@@ -78,6 +78,8 @@ pub struct ClusterSpec {
     /// [`crate::netns::NetTopology::command_prefixes`]; nodes not listed run directly. The prefix must exec the
     /// node (as `ip netns exec` does) so the harness's signals reach the node itself.
     pub node_command_prefix: BTreeMap<u64, Vec<String>>,
+    /// A CPU cap every node joins when it (re)starts: the "slow box" of overload runs.
+    pub cpu_cap: Option<std::sync::Arc<crate::CpuCap>>,
     /// Nodes `start` leaves down (start them with [`LocalCluster::restart`]), e.g. while another process holds
     /// their address.
     pub initially_down: Vec<u64>,
@@ -100,6 +102,7 @@ impl ClusterSpec {
             base_dir: None,
             config: None,
             node_command_prefix: BTreeMap::new(),
+            cpu_cap: None,
             initially_down: Vec::new(),
             lazyfs_bin: None,
         }
@@ -230,6 +233,7 @@ impl LocalCluster {
             config_path: config_path.clone(),
             extra_args: spec.extra_node_args.clone(),
             command_prefix: spec.node_command_prefix.clone(),
+            cpu_cap: spec.cpu_cap.clone(),
         };
         let initially_down = spec.initially_down.clone();
         let lazy = spec.lazyfs_bin.clone().map(LazyMounts::new);

@@ -25,6 +25,7 @@
 
 mod binary;
 mod cluster;
+mod cpu_cap;
 mod error;
 mod health;
 mod lazy_mounts;
@@ -36,6 +37,7 @@ mod process;
 
 pub use binary::{node_binary, NODE_BIN_ENV};
 pub use cluster::{ClusterSpec, LocalCluster, KEEP_CLUSTER_ENV};
+pub use cpu_cap::CpuCap;
 pub use error::HarnessError;
 pub use lazy_mounts::{lazyfs_binary, LAZYFS_BIN_ENV};
 pub use local_config::{loopback_config, LOCAL_CLUSTER_NAME, LOCAL_DATACENTER};

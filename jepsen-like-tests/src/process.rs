@@ -25,6 +25,8 @@ pub(crate) struct Launch {
     pub(crate) extra_args: Vec<String>,
     /// Per node id, the command the node binary runs under (e.g. `ip netns exec <ns>`); absent: run directly.
     pub(crate) command_prefix: BTreeMap<u64, Vec<String>>,
+    /// Joined by every node right after it is spawned.
+    pub(crate) cpu_cap: Option<std::sync::Arc<crate::CpuCap>>,
 }
 
 /// What the harness knows about a node process.
@@ -114,6 +116,9 @@ impl NodeProcess {
             let program = prefix.iter().map(|word| format!("{word} ")).collect::<String>();
             HarnessError::io(format!("spawning {program}{} for node {}", launch.node_bin.display(), self.id), source)
         })?;
+        if let Some(cap) = &launch.cpu_cap {
+            cap.add(child.id())?;
+        }
         *self.lock() = Some(child);
         self.paused = false;
         Ok(())
@@ -287,6 +292,7 @@ pub(crate) mod tests {
             config_path: PathBuf::from("/dev/null"),
             extra_args: Vec::new(),
             command_prefix: BTreeMap::new(),
+            cpu_cap: None,
         };
         let mut node =
             NodeProcess::new(1, "127.0.0.1:1".into(), dir.path().join("node-1"), dir.path().join("node-1.log"));
@@ -322,6 +328,7 @@ pub(crate) mod tests {
             config_path: PathBuf::from("/dev/null"),
             extra_args: Vec::new(),
             command_prefix: BTreeMap::from([(2, prefix)]),
+            cpu_cap: None,
         };
         let mut node =
             NodeProcess::new(2, "127.0.0.1:1".into(), dir.path().join("node-2"), dir.path().join("node-2.log"));

@@ -53,6 +53,29 @@ pub const WRITE_WAIT_DEFAULT: Duration = Duration::from_secs(5);
 pub const RAFT_RPC_TIMEOUT: Duration = Duration::from_secs(3);
 /// Most log entries sent in one AppendEntries.
 pub const APPEND_ENTRIES_MAX: u64 = 512;
+/// Writes one partition has admitted and not yet applied (on its leader); more are refused with
+/// `RESOURCE_EXHAUSTED` (`service::admission`). Bulk batches may fill three quarters of each bound.
+pub const PROPOSALS_IN_FLIGHT_MAX: u64 = 256;
+/// Writes the whole node has admitted and not yet applied: with every core busy, more in flight only adds queueing
+/// delay (at a few thousand commits per second, a thousand waiting is already a few hundred milliseconds).
+pub const NODE_PROPOSALS_IN_FLIGHT_MAX: u64 = 1_024;
+/// Bytes of those writes, per partition and over the whole node.
+pub const PROPOSAL_BYTES_IN_FLIGHT_MAX: u64 = 16 * 1024 * 1024;
+pub const NODE_PROPOSAL_BYTES_IN_FLIGHT_MAX: u64 = 128 * 1024 * 1024;
+/// `retry_after_ms` of a refused write: a full partition drains within a few commit rounds; bulk waits longer, and
+/// longer still while RocksDB is near a write stall (flushes and compactions take hundreds of milliseconds).
+pub const RETRY_AFTER_QUEUE_FULL: Duration = Duration::from_millis(20);
+pub const RETRY_AFTER_BULK: Duration = Duration::from_millis(50);
+pub const RETRY_AFTER_WRITE_STALL: Duration = Duration::from_millis(200);
+/// The scheduling probe: it asks to wake every interval; the worst lateness of a window over the bound marks the
+/// CPU saturated for the next window, and bulk writes wait (`service::admission`). A heartbeat's whole budget is one
+/// heartbeat interval (100 ms by default), so queueing delay must stay well below it.
+pub const SCHEDULING_PROBE_INTERVAL: Duration = Duration::from_millis(5);
+pub const SCHEDULING_WINDOW: Duration = Duration::from_millis(100);
+pub const SCHEDULING_DELAY_BULK_MAX: Duration = Duration::from_millis(20);
+pub const RETRY_AFTER_CPU_SATURATED: Duration = Duration::from_millis(100);
+/// How often the node samples RocksDB's write-stall signals.
+pub const WRITE_PRESSURE_SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
 /// Earliest birth year the personal ID can express (century digit 0/1).
 pub const BIRTH_YEAR_MIN: u32 = 1900;
 
@@ -62,3 +85,6 @@ const _: () = assert!(APPEND_ENTRIES_BYTES_MAX < GRPC_MESSAGE_BYTES_MAX);
 const _: () = assert!(SEARCH_LIMIT_DEFAULT <= SEARCH_LIMIT_MAX);
 const _: () = assert!(GROUP_COMMIT_WAITERS_MAX <= SYNC_QUEUE_DEPTH);
 const _: () = assert!(REQUEST_ID_BYTES_MAX <= 1024);
+const _: () = assert!(PUT_BATCH_BYTES_MAX as u64 <= PROPOSAL_BYTES_IN_FLIGHT_MAX / 2);
+const _: () = assert!(PROPOSAL_BYTES_IN_FLIGHT_MAX <= NODE_PROPOSAL_BYTES_IN_FLIGHT_MAX);
+const _: () = assert!(PROPOSALS_IN_FLIGHT_MAX <= NODE_PROPOSALS_IN_FLIGHT_MAX);

@@ -19,6 +19,7 @@ use crate::raft::groups::{GroupOptions, Groups};
 use crate::raft::network::Peers;
 use crate::raft::service::RaftService;
 use crate::service::admin::AdminService;
+use crate::service::admission::Admission;
 use crate::service::encoded_reads::RegistryRoutes;
 use crate::service::linearizer::ReadMode;
 use crate::service::registry::RegistryService;
@@ -68,6 +69,19 @@ fn listen_addr(addr: &str) -> Result<SocketAddr, NodeError> {
         .ok_or_else(|| to_error("resolves to nothing".into()))
 }
 
+/// How many streams a peer may open and reset before this server accepts them, per connection, before HTTP/2 closes
+/// the connection (h2's guard against "rapid reset" floods; its default is 20). A peer's control connection carries a
+/// heartbeat per group it leads here every interval; when this node stalls for one interval, the sender times every
+/// one of them out and resets it. A limit below one round of heartbeats would let a single stall close the connection
+/// that keeps every group's lease alive, and the elections that follow would stall the node again. Four rounds of
+/// heartbeats, still bounded, so a flood is still cut off.
+fn pending_accept_resets_max(n_groups: usize) -> usize {
+    (4 * n_groups).max(H2_PENDING_ACCEPT_RESETS_DEFAULT)
+}
+
+/// h2's own default for [`pending_accept_resets_max`].
+const H2_PENDING_ACCEPT_RESETS_DEFAULT: usize = 20;
+
 /// Runs the node until `shutdown` resolves.
 pub async fn run(options: NodeOptions, shutdown: impl std::future::Future<Output = ()>) -> Result<(), NodeError> {
     let partition_map = options.config.partition_map()?;
@@ -97,7 +111,8 @@ pub async fn run(options: NodeOptions, shutdown: impl std::future::Future<Output
     // the one connection all groups share. TCP_NODELAY on every accepted connection: a lease read answers in
     // microseconds, and Nagle would hold its reply back for a delayed ACK (tens of milliseconds).
     let incoming = TcpIncoming::bind(addr).map_err(|source| NodeError::Bind { addr, source })?.with_nodelay(Some(true));
-    tracing::info!(node = options.node_id, n_groups = groups.iter().count(), %addr, "raft groups started");
+    let n_groups = groups.iter().count();
+    tracing::info!(node = options.node_id, n_groups, %addr, "raft groups started");
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     // Both reflection versions: grpcurl speaks v1, while Python's grpcio-reflection, Postman, Evans and older
@@ -109,13 +124,18 @@ pub async fn run(options: NodeOptions, shutdown: impl std::future::Future<Output
     };
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
-    let registry = RegistryRoutes::new(RegistryService { groups: groups.clone(), read_mode: options.read_mode });
+    let admission = Arc::new(Admission::new(groups.iter().map(|group| group.spec.id)));
+    admission.watch_storage(groups.store.clone());
+    admission.watch_scheduling();
+    let registry =
+        RegistryRoutes::new(RegistryService { groups: groups.clone(), read_mode: options.read_mode, admission });
     let raft = RaftServer::new(RaftService { groups: groups.clone() })
         .max_decoding_message_size(GRPC_MESSAGE_BYTES_MAX)
         .max_encoding_message_size(GRPC_MESSAGE_BYTES_MAX);
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tonic::transport::Server::builder()
+        .http2_max_pending_accept_reset_streams(Some(pending_accept_resets_max(n_groups)))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -129,6 +149,7 @@ pub async fn run(options: NodeOptions, shutdown: impl std::future::Future<Output
 
     groups.bootstrap().await;
     groups.watch_recovery();
+    groups.watch_leaders();
     health_reporter.set_serving::<RegistryServer<RegistryService>>().await;
     tracing::info!(node = options.node_id, "serving");
 

@@ -2,8 +2,10 @@
 //! removed (processes and data) when dropped.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use dancu_jepsen::CpuCap;
 use etcd_client::{Client, ConnectOptions};
 
 use super::flags::{self, ClusterState, MemberSpec};
@@ -30,20 +32,26 @@ pub struct EtcdCluster {
     members: Vec<Member>,
     /// `member_clients[i]` is connected to member `i` only: status, readiness, leader.
     member_clients: Vec<Client>,
+    /// Joined by every member when it (re)starts (`--node-cpus`).
+    cpu_cap: Option<Arc<CpuCap>>,
 }
 
 impl EtcdCluster {
     /// Finds the binary (`etcd_bin`, else `$ETCD_BIN`, else `etcd` on PATH), starts 3 members as a fresh
     /// cluster with data and logs under `base_dir`, and returns once every member answers and they agree on a
     /// leader.
-    pub async fn start(etcd_bin: Option<&Path>, base_dir: &Path) -> Result<EtcdCluster, CompareError> {
+    pub async fn start(
+        etcd_bin: Option<&Path>,
+        base_dir: &Path,
+        cpu_cap: Option<Arc<CpuCap>>,
+    ) -> Result<EtcdCluster, CompareError> {
         let bin = binary::find(etcd_bin)?;
         let version = binary::version(&bin)?;
         std::fs::create_dir_all(base_dir)
             .map_err(|source| CompareError::io(format!("creating {}", base_dir.display()), source))?;
         let mut attempt = 1;
         loop {
-            let mut cluster = EtcdCluster::spawn(bin.clone(), version.clone(), base_dir).await?;
+            let mut cluster = EtcdCluster::spawn(bin.clone(), version.clone(), base_dir, cpu_cap.clone()).await?;
             match cluster.wait_ready(START_MAX, "a fresh etcd cluster electing a leader and answering").await {
                 Ok(()) => return Ok(cluster),
                 Err(error) if attempt < START_ATTEMPTS && cluster.port_was_taken() => {
@@ -56,7 +64,12 @@ impl EtcdCluster {
     }
 
     /// Starts every member on fresh ports, after removing what an earlier cluster left in `base_dir`.
-    async fn spawn(bin: PathBuf, version: String, base_dir: &Path) -> Result<EtcdCluster, CompareError> {
+    async fn spawn(
+        bin: PathBuf,
+        version: String,
+        base_dir: &Path,
+        cpu_cap: Option<Arc<CpuCap>>,
+    ) -> Result<EtcdCluster, CompareError> {
         let ports = dancu_jepsen::free_loopback_ports(2 * MEMBERS)?;
         let specs: Vec<MemberSpec> = (0..MEMBERS)
             .map(|idx| MemberSpec {
@@ -83,6 +96,7 @@ impl EtcdCluster {
             initial_cluster: flags::initial_cluster(&specs),
             members: specs.into_iter().map(Member::new).collect(),
             member_clients,
+            cpu_cap,
         };
         for member_idx in 0..MEMBERS {
             cluster.spawn_member(member_idx, ClusterState::New)?;
@@ -92,7 +106,11 @@ impl EtcdCluster {
 
     fn spawn_member(&mut self, member_idx: usize, state: ClusterState) -> Result<(), CompareError> {
         let member = &mut self.members[member_idx];
-        member.spawn(&self.bin, &self.initial_cluster, &self.token, state)
+        member.spawn(&self.bin, &self.initial_cluster, &self.token, state)?;
+        if let (Some(cap), Some(pid)) = (&self.cpu_cap, member.pid()) {
+            cap.add(pid)?;
+        }
+        Ok(())
     }
 
     /// Polls until every member answers a status and a linearizable read and all name the same leader; fails

@@ -34,7 +34,7 @@ fn pid_alive(pid: u32) -> bool {
 
 /// A started cluster holding the test population.
 async fn loaded_cluster(dir: &Path) -> (EtcdCluster, Population) {
-    let cluster = EtcdCluster::start(None, dir).await.unwrap();
+    let cluster = EtcdCluster::start(None, dir, None).await.unwrap();
     let population = Population::new(SEED, RECORDS).unwrap();
     let loaded = load(&cluster, &population).await.unwrap();
     assert_eq!(loaded.records, RECORDS);
@@ -113,6 +113,6 @@ async fn writes_recover_after_each_leader_kill_and_drop_leaves_no_process() {
 async fn a_missing_binary_is_reported_as_such() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("no-etcd-here");
-    let error = EtcdCluster::start(Some(&missing), dir.path()).await.err().unwrap();
+    let error = EtcdCluster::start(Some(&missing), dir.path(), None).await.err().unwrap();
     assert!(matches!(error, crate::CompareError::EtcdMissing { .. }), "{error}");
 }

@@ -33,11 +33,16 @@ pub(crate) enum BenchCommand {
     /// DIR/report.md and SVG plots, and prints the ratio table. Runs the `dancu-bench` executable installed next
     /// to dancuctl; needs `etcd` (Debian's etcd-server, installed by `make deps`). Global flags do not apply.
     Compare(CompareArgs),
+    /// How dancu bends under more load than it can take, on a fresh local 3-node cluster (optionally capped with
+    /// `--node-cpus C`): an import beside 64 readers, the write knee (256 closed-loop writers), open-loop writes at
+    /// multiples of it (`--levels 0.5,1,1.5,2`), the recovery. Writes DIR/overload.json and DIR/overload.md and
+    /// prints the table. Runs `dancu-bench overload`; its flags pass through as they are.
+    Overload(CompareArgs),
 }
 
-/// `bench compare`'s arguments, passed to `dancu-bench compare` as they are: that binary defines and checks
-/// them (`--quick | --smoke`, `--out DIR`, `--records N`, `--node-bin FILE`, `--etcd-bin FILE`; `--help` lists
-/// them), so the flags are defined once.
+/// `bench compare`'s (and `bench overload`'s) arguments, passed to `dancu-bench compare` as they are: that binary
+/// defines and checks them (`--quick | --smoke`, `--out DIR`, `--records N`, `--node-cpus C`, `--node-bin FILE`,
+/// `--etcd-bin FILE`; `--help` lists them), so the flags are defined once.
 #[derive(Debug, Args)]
 #[command(disable_help_flag = true)]
 pub(crate) struct CompareArgs {
@@ -114,7 +119,8 @@ enum DistributionArg {
 pub(crate) fn run(global: &GlobalArgs, command: BenchCommand) -> Result<String, Failure> {
     match command {
         BenchCommand::Run(args) => run_bench(global, args),
-        BenchCommand::Compare(args) => run_compare(&args),
+        BenchCommand::Compare(args) => run_bench_exe("compare", &args),
+        BenchCommand::Overload(args) => run_bench_exe("overload", &args),
     }
 }
 
@@ -122,7 +128,7 @@ pub(crate) fn run(global: &GlobalArgs, command: BenchCommand) -> Result<String, 
 /// does not (as `git` runs `git-foo`).
 const COMPARE_EXE: &str = "dancu-bench";
 
-fn run_compare(args: &CompareArgs) -> Result<String, Failure> {
+fn run_bench_exe(subcommand: &str, args: &CompareArgs) -> Result<String, Failure> {
     let exe = std::env::current_exe()
         .map_err(|error| Failure::usage(format!("cannot locate dancuctl itself: {error}")))?
         .with_file_name(COMPARE_EXE);
@@ -133,12 +139,12 @@ fn run_compare(args: &CompareArgs) -> Result<String, Failure> {
         )));
     }
     let mut command = std::process::Command::new(&exe);
-    command.arg("compare").args(&args.args);
+    command.arg(subcommand).args(&args.args);
     let status = command.status().map_err(|error| Failure::usage(format!("cannot run {}: {error}", exe.display())))?;
     if status.success() {
         Ok(String::new())
     } else {
-        Err(Failure::usage(format!("{COMPARE_EXE} compare failed ({status})")))
+        Err(Failure::usage(format!("{COMPARE_EXE} {subcommand} failed ({status})")))
     }
 }
 

@@ -51,6 +51,10 @@ struct SummaryJson<'a> {
     bad_lines: Vec<BadLineJson<'a>>,
     seconds: f64,
     records_per_s: f64,
+    /// Attempts nodes refused as overloaded (each retried after the node's hint).
+    overload_refusals: u64,
+    /// The smallest in-flight window the import came down to.
+    in_flight_min: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -130,8 +134,12 @@ fn print_bad_lines(bad_lines: &[BadLine]) {
 }
 
 fn summary_line(summary: &ImportSummary) -> String {
+    let overload = match summary.overload_refusals {
+        0 => String::new(),
+        n => format!("; {n} refused as overloaded and retried (in flight down to {})", summary.in_flight_min),
+    };
     format!(
-        "imported {} (written {}, unchanged {}), skipped {}, {:.1} s, {:.0} records/s\n",
+        "imported {} (written {}, unchanged {}), skipped {}, {:.1} s, {:.0} records/s{overload}\n",
         plural(usize::try_from(summary.lines).unwrap_or(usize::MAX), "record"),
         summary.written,
         summary.unchanged,
@@ -155,6 +163,8 @@ fn summary_json(summary: &ImportSummary) -> SummaryJson<'_> {
             .collect(),
         seconds: summary.seconds,
         records_per_s: summary.records_per_s,
+        overload_refusals: summary.overload_refusals,
+        in_flight_min: summary.in_flight_min,
     }
 }
 
@@ -199,6 +209,8 @@ mod tests {
             batches: 200,
             seconds: 2.1,
             records_per_s: 95_238.1,
+            overload_refusals: 0,
+            in_flight_min: 64,
         }
     }
 
@@ -209,6 +221,12 @@ mod tests {
             "imported 200000 records (written 199990, unchanged 0), skipped 10 bad lines, 2.1 s, 95238 records/s\n"
         );
         assert!(summary_line(&summary(1)).contains("skipped 1 bad line,"));
+        let refused = ImportSummary { overload_refusals: 12, in_flight_min: 8, ..summary(0) };
+        assert!(
+            summary_line(&refused).ends_with("records/s; 12 refused as overloaded and retried (in flight down to 8)\n"),
+            "{}",
+            summary_line(&refused)
+        );
     }
 
     #[test]
@@ -219,7 +237,17 @@ mod tests {
         assert_eq!(value["bad_lines"].as_array().map(Vec::len), Some(100));
         assert_eq!(value["bad_lines"][0], serde_json::json!({"line": 1, "reason": "sex: x"}));
         let keys: Vec<&str> = value.as_object().expect("object").keys().map(String::as_str).collect();
-        let mut want = vec!["lines", "written", "unchanged", "skipped", "bad_lines", "seconds", "records_per_s"];
+        let mut want = vec![
+            "lines",
+            "written",
+            "unchanged",
+            "skipped",
+            "bad_lines",
+            "seconds",
+            "records_per_s",
+            "overload_refusals",
+            "in_flight_min",
+        ];
         want.sort_unstable();
         assert_eq!(keys, want);
     }

@@ -16,6 +16,10 @@ struct StatusJson<'a> {
     cluster_id: &'a str,
     /// The answering node came back with an empty data dir and waits for `dancuctl node re-add`.
     awaiting_readd: bool,
+    /// Leader changes the answering node saw in its groups since its process started (0 in a healthy cluster).
+    leader_changes: u64,
+    /// Writes the answering node refused as overloaded (RESOURCE_EXHAUSTED) since its process started.
+    writes_refused: u64,
     nodes: Vec<StatusNodeJson<'a>>,
     partitions: Vec<PartitionJson<'a>>,
 }
@@ -46,6 +50,8 @@ struct PartitionJson<'a> {
     replicas: &'a [u64],
     /// "led", "no_leader", "not_founded" or "not_hosted".
     availability: &'a str,
+    /// Leader changes the answering node saw in this group since its process started.
+    leader_changes: u64,
 }
 
 pub(crate) async fn run(global: &GlobalArgs) -> Result<String, Failure> {
@@ -89,12 +95,15 @@ fn status_json(status: &StatusResponse) -> StatusJson<'_> {
             local_role: &partition.local_role,
             replicas: &partition.replicas,
             availability: &partition.availability,
+            leader_changes: partition.leader_changes,
         })
         .collect();
     StatusJson {
         node_id: status.node_id,
         cluster_id: &status.cluster_id,
         awaiting_readd: status.awaiting_readd,
+        leader_changes: status.leader_changes,
+        writes_refused: status.writes_refused,
         nodes,
         partitions,
     }
@@ -136,7 +145,8 @@ fn status_table(status: &StatusResponse) -> String {
         .collect();
     let n_with_leader = status.partitions.iter().filter(|partition| partition.leader.is_some()).count();
     format!(
-        "answered by node {} of cluster {}{}\n\n{}\n{}{}, {n_with_leader} with a leader{}\n{}",
+        "answered by node {} of cluster {}{}\n\n{}\n{}since node {} started: {}, {} refused as overloaded\n\
+         {}, {n_with_leader} with a leader{}\n{}",
         status.node_id,
         status.cluster_id,
         if status.awaiting_readd { " (awaiting re-add: run `dancuctl node re-add`)" } else { "" },
@@ -158,6 +168,9 @@ fn status_table(status: &StatusResponse) -> String {
             ],
             &partition_rows
         ),
+        status.node_id,
+        plural(usize::try_from(status.leader_changes).unwrap_or(usize::MAX), "leader change"),
+        plural(usize::try_from(status.writes_refused).unwrap_or(usize::MAX), "write"),
         plural(status.partitions.len(), "partition"),
         unavailable_summary(status),
         foreign_warnings(status),
@@ -219,6 +232,7 @@ mod tests {
                     local_role: "leader".to_string(),
                     replicas: vec![1],
                     preferred_leader: 1,
+                    leader_changes: 2,
                     ..Default::default()
                 },
                 PartitionStatus {
@@ -229,6 +243,8 @@ mod tests {
                 },
             ],
             cluster_id: "0123456789abcdef0123456789abcdef".to_string(),
+            leader_changes: 2,
+            writes_refused: 7,
             ..Default::default()
         }
     }
@@ -241,6 +257,8 @@ mod tests {
         assert_eq!(value["partitions"][0]["leader"], 1);
         assert_eq!(value["partitions"][1]["leader"], serde_json::Value::Null);
         assert_eq!(value["partitions"][0]["range_end"], "001999999999");
+        assert_eq!(value["partitions"][0]["leader_changes"], 2);
+        assert_eq!((value["leader_changes"].clone(), value["writes_refused"].clone()), (2.into(), 7.into()));
     }
 
     #[test]
@@ -248,7 +266,8 @@ mod tests {
         let text = status_table(&sample());
         assert!(
             text.ends_with(
-                "2 partitions, 1 with a leader, 1 not founded (their founder has not started in this cluster)\n"
+                "since node 1 started: 2 leader changes, 7 writes refused as overloaded\n\
+                 2 partitions, 1 with a leader, 1 not founded (their founder has not started in this cluster)\n"
             ),
             "{text}"
         );

@@ -27,7 +27,7 @@ impl Client {
                         last_error =
                             Some(ClientError::Connect { endpoint: endpoint.clone(), message: describe(&status) });
                     }
-                    Disposition::Redirect { message, .. } | Disposition::Backoff { message } => {
+                    Disposition::Redirect { message, .. } | Disposition::Backoff { message, .. } => {
                         return Err(ClientError::Unavailable { message });
                     }
                 },

@@ -19,7 +19,7 @@ use dancu_cluster_config::{ClusterConfig, NodeId};
 use dancu_proto::v1 as pb;
 
 use super::{founder_of, Identity, IdentityError, RandomId};
-use crate::raft::network::Peers;
+use crate::raft::network::{ConnectionClass, Peers};
 use crate::storage::Store;
 
 /// One `Identify` call's limit.
@@ -126,7 +126,7 @@ async fn ask_everyone(
     peers: &Peers,
 ) -> BTreeMap<NodeId, pb::IdentifyResponse> {
     let questions = config.nodes.iter().filter(|node| node.id != node_id).map(|node| async move {
-        let mut client = peers.raft_client(&node.addr).ok()?;
+        let mut client = peers.raft_client(&node.addr, ConnectionClass::Control).ok()?;
         let mut request = tonic::Request::new(pb::IdentifyRequest { node_id, incarnation: incarnation.0.to_vec() });
         request.set_timeout(IDENTIFY_TIMEOUT);
         let answer = tokio::time::timeout(IDENTIFY_TIMEOUT, client.identify(request)).await.ok()?.ok()?;

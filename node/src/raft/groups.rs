@@ -1,11 +1,12 @@
 //! The Raft groups this node hosts, keyed by partition id, and their safe bootstrap.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dancu_cluster_config::{ClusterConfig, NodeId, PartitionId, PartitionMap, PartitionSpec};
+use openraft::async_runtime::watch::WatchReceiver;
 use openraft::BasicNode;
 
 use crate::identity::Identity;
@@ -27,6 +28,8 @@ pub struct Group {
     /// Set once the group has re-applied what it had committed before a restart (or the wait gave
     /// up). Until then local (stale) reads are refused, so a restart never serves an older state.
     pub recovered: Arc<AtomicBool>,
+    /// Leader changes this node saw since its start (`PartitionStatus.leader_changes`).
+    pub leader_changes: Arc<AtomicU64>,
 }
 
 pub struct Groups {
@@ -86,7 +89,15 @@ impl Groups {
             let raft = RaftHandle::new(node_id, raft_config, network, log_store, store.state_machine(spec, cache))
                 .await
                 .map_err(|e| StartError::Raft(pid.0, e.to_string()))?;
-            groups.insert(pid, Group { spec: spec.clone(), raft, recovered: Arc::new(AtomicBool::new(false)) });
+            groups.insert(
+                pid,
+                Group {
+                    spec: spec.clone(),
+                    raft,
+                    recovered: Arc::new(AtomicBool::new(false)),
+                    leader_changes: Default::default(),
+                },
+            );
         }
         let vote_quarantine =
             if options.unsafe_early_votes { Duration::ZERO } else { restart_vote_quarantine(&config.raft) };
@@ -211,6 +222,40 @@ impl Groups {
                 recovered.store(true, Ordering::Release);
             });
         }
+    }
+
+    /// Counts each group's leader changes (a different leader, or a new term with a leader) and logs them: under
+    /// load in a healthy cluster there should be none, so each one is worth an operator's look.
+    pub fn watch_leaders(&self) {
+        for group in self.groups.values() {
+            let mut metrics = group.raft.metrics();
+            let changes = group.leader_changes.clone();
+            let pid = group.spec.id.0;
+            tokio::spawn(async move {
+                let mut known: Option<(u64, NodeId)> = None;
+                loop {
+                    let (term, leader) = {
+                        let now = metrics.borrow_watched();
+                        (now.current_term, now.current_leader)
+                    };
+                    if let Some(leader) = leader {
+                        if let Some((was_term, was_leader)) = known.filter(|&known| known != (term, leader)) {
+                            changes.fetch_add(1, Ordering::Relaxed);
+                            tracing::info!(partition = pid, was_leader, was_term, leader, term, "leader changed");
+                        }
+                        known = Some((term, leader));
+                    }
+                    if metrics.changed().await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    }
+
+    /// Sum of the groups' leader changes.
+    pub fn leader_changes(&self) -> u64 {
+        self.groups.values().map(|group| group.leader_changes.load(Ordering::Relaxed)).sum()
     }
 
     pub async fn shutdown(&self) {

@@ -6,6 +6,7 @@
 pub mod codec;
 pub mod groups;
 pub mod network;
+pub mod rtt;
 pub mod service;
 pub mod types;
 

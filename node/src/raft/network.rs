@@ -1,4 +1,4 @@
-//! Outgoing Raft RPCs: one gRPC channel per peer node, shared by every group on this node.
+//! Outgoing Raft RPCs: a gRPC channel per peer node and connection class, shared by every group on this node.
 //!
 //! Each group gets a `PeerNetwork` per target that wraps the shared channel and stamps every message
 //! with the group's partition id.
@@ -25,22 +25,41 @@ use crate::identity::peer_health::PeerState;
 use crate::identity::{Identity, RandomId};
 use crate::limits::{APPEND_ENTRIES_BYTES_MAX, GRPC_MESSAGE_BYTES_MAX, SNAPSHOT_CHUNK_BYTES_MAX};
 use crate::raft::codec;
+use crate::raft::rtt::RttEstimate;
 use crate::raft::types::{NodeId, Snapshot, TypeConfig, Vote};
 use crate::storage::entry_cache::EntryCache;
 use crate::storage::SnapshotFile;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// The node's channels to its peers: created once per peer address, then cloned (cheaply).
+/// What a connection to a peer carries. Each class has its own TCP connection (and HTTP/2 flow-control windows and
+/// stream limits), so heartbeats and votes never queue behind megabytes of log entries or snapshot chunks, and a
+/// connection torn down under bulk traffic takes no heartbeat with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConnectionClass {
+    /// Votes, heartbeats (appends without entries), leadership transfers, ReadIndex and identity calls: small,
+    /// latency-bound messages that keep leases and leaders alive.
+    Control,
+    /// Appends that carry entries.
+    Replication,
+    /// Snapshot streams.
+    Snapshot,
+    /// Client requests forwarded to another node (scatter-gather reads).
+    Forward,
+}
+
+/// The node's channels to its peers: created once per peer address and class, then cloned (cheaply).
 #[derive(Default)]
 pub struct Peers {
-    channels: Mutex<HashMap<String, Channel>>,
+    channels: Mutex<HashMap<(String, ConnectionClass), Channel>>,
+    /// Round trips of appends with entries, per peer address: their timeout follows them.
+    append_rtt: Mutex<HashMap<String, RttEstimate>>,
 }
 
 impl Peers {
-    pub fn channel(&self, addr: &str) -> Result<Channel, tonic::transport::Error> {
+    pub fn channel(&self, addr: &str, class: ConnectionClass) -> Result<Channel, tonic::transport::Error> {
         let mut channels = self.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(channel) = channels.get(addr) {
+        if let Some(channel) = channels.get(&(addr.to_string(), class)) {
             return Ok(channel.clone());
         }
         let channel = Endpoint::from_shared(format!("http://{addr}"))?
@@ -49,12 +68,32 @@ impl Peers {
             .http2_keep_alive_interval(Duration::from_secs(10))
             .keep_alive_timeout(Duration::from_secs(5))
             .connect_lazy();
-        channels.insert(addr.to_string(), channel.clone());
+        channels.insert((addr.to_string(), class), channel.clone());
         Ok(channel)
     }
 
-    pub fn raft_client(&self, addr: &str) -> Result<RaftClient<Channel>, tonic::transport::Error> {
-        Ok(RaftClient::new(self.channel(addr)?)
+    /// The timeout of the next append with entries to `addr`: sized from its measured round trips, never shorter than
+    /// openraft's time to live (`floor`).
+    fn append_timeout(&self, addr: &str, floor: Duration) -> Duration {
+        let rtt = self.append_rtt.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        rtt.get(addr).copied().unwrap_or_default().append_timeout(floor)
+    }
+
+    fn observe_append(&self, addr: &str, outcome: Result<Duration, ()>) {
+        let mut rtt = self.append_rtt.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let estimate = rtt.entry(addr.to_string()).or_default();
+        match outcome {
+            Ok(elapsed) => estimate.observe(elapsed),
+            Err(()) => estimate.observe_timeout(),
+        }
+    }
+
+    pub fn raft_client(
+        &self,
+        addr: &str,
+        class: ConnectionClass,
+    ) -> Result<RaftClient<Channel>, tonic::transport::Error> {
+        Ok(RaftClient::new(self.channel(addr, class)?)
             .max_decoding_message_size(GRPC_MESSAGE_BYTES_MAX)
             .max_encoding_message_size(GRPC_MESSAGE_BYTES_MAX))
     }
@@ -115,13 +154,19 @@ fn rpc_error(status: tonic::Status) -> RPCError<TypeConfig> {
     }
 }
 
+/// tonic reports its own per-call timeout as CANCELLED ("Timeout expired"); a server as DEADLINE_EXCEEDED.
+fn is_timeout(status: &tonic::Status) -> bool {
+    status.code() == tonic::Code::DeadlineExceeded
+        || (status.code() == tonic::Code::Cancelled && status.message().contains("Timeout expired"))
+}
+
 fn decode_error(error: std::io::Error) -> RPCError<TypeConfig> {
     RPCError::Network(NetworkError::new(&error))
 }
 
 impl PeerNetwork {
-    fn client(&self) -> Result<RaftClient<Channel>, RPCError<TypeConfig>> {
-        self.peers.raft_client(&self.addr).map_err(|e| RPCError::Unreachable(Unreachable::new(&e)))
+    fn client(&self, class: ConnectionClass) -> Result<RaftClient<Channel>, RPCError<TypeConfig>> {
+        self.peers.raft_client(&self.addr, class).map_err(|e| RPCError::Unreachable(Unreachable::new(&e)))
     }
 
     /// A request stamped with this cluster's and this node's identity, for the target node.
@@ -163,7 +208,10 @@ impl PeerNetwork {
         &self,
         request: tonic::Request<pb::AppendEntriesRequestEncoded>,
     ) -> Result<tonic::Response<pb::AppendEntriesResponse>, tonic::Status> {
-        let channel = self.peers.channel(&self.addr).map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+        // A heartbeat is an append without entries: it travels with the votes, apart from the bulk.
+        let class =
+            if request.get_ref().entries.is_empty() { ConnectionClass::Control } else { ConnectionClass::Replication };
+        let channel = self.peers.channel(&self.addr, class).map_err(|e| tonic::Status::unavailable(e.to_string()))?;
         let mut grpc = tonic::client::Grpc::new(channel)
             .max_decoding_message_size(GRPC_MESSAGE_BYTES_MAX)
             .max_encoding_message_size(GRPC_MESSAGE_BYTES_MAX);
@@ -185,7 +233,7 @@ impl PeerNetwork {
             return Err(RPCError::Unreachable(Unreachable::new(&refused)));
         }
         let message = codec::vote_request_to_pb(self.pid.0, &rpc, pre_vote);
-        let reply = self.client()?.vote(self.request(message, &option)).await;
+        let reply = self.client(ConnectionClass::Control)?.vote(self.request(message, &option)).await;
         self.observe(&reply);
         let reply = reply.map_err(rpc_error)?;
         codec::vote_response_from_pb(reply.get_ref()).map_err(decode_error)
@@ -227,8 +275,11 @@ impl PeerNetwork {
         let mut request = tonic::Request::new(tokio_stream::wrappers::ReceiverStream::new(rx));
         request.set_timeout(option.hard_ttl().max(Duration::from_secs(60)));
         self.identity.stamp(request.metadata_mut(), Some(self.target));
-        let reply =
-            self.client().map_err(|e| StreamingError::Network(NetworkError::new(&e)))?.install_snapshot(request).await;
+        let reply = self
+            .client(ConnectionClass::Snapshot)
+            .map_err(|e| StreamingError::Network(NetworkError::new(&e)))?
+            .install_snapshot(request)
+            .await;
         let read_result = reader.await;
         let reply = reply.map_err(|status| match rpc_error(status) {
             RPCError::Unreachable(e) => StreamingError::Unreachable(e),
@@ -275,7 +326,20 @@ impl RaftNetworkV2<TypeConfig> for PeerNetwork {
             entries,
             leader_commit: codec::opt_log_id_to_pb(rpc.leader_commit.as_ref()),
         };
-        let reply = self.send_encoded_append(self.request(message, &option)).await;
+        let has_entries = !message.entries.is_empty();
+        let mut request = self.request(message, &option);
+        if has_entries {
+            request.set_timeout(self.peers.append_timeout(&self.addr, option.hard_ttl()));
+        }
+        let sent_at = std::time::Instant::now();
+        let reply = self.send_encoded_append(request).await;
+        if has_entries {
+            match &reply {
+                Ok(_) => self.peers.observe_append(&self.addr, Ok(sent_at.elapsed())),
+                Err(status) if is_timeout(status) => self.peers.observe_append(&self.addr, Err(())),
+                Err(_) => {}
+            }
+        }
         self.observe(&reply);
         let reply = reply.map_err(rpc_error)?;
         let response = codec::append_response_from_pb(reply.into_inner()).map_err(decode_error)?;
@@ -329,7 +393,7 @@ impl RaftNetworkV2<TypeConfig> for PeerNetwork {
             to_node_id: *req.to_node_id(),
             last_log_id: codec::opt_log_id_to_pb(req.last_log_id()),
         };
-        let reply = self.client()?.transfer_leader(self.request(message, &option)).await;
+        let reply = self.client(ConnectionClass::Control)?.transfer_leader(self.request(message, &option)).await;
         self.observe(&reply);
         let reply = reply.map_err(rpc_error)?;
         let rejected = reply.into_inner().rejected;

@@ -33,6 +33,9 @@ pub enum ApiError {
     /// A peer's answer to a forwarded part of a scatter-gather query, passed on as it came.
     #[error("{}", .0.message())]
     Forwarded(Status),
+    /// Admission refused the write before queueing it (`service::admission`): retry after `retry_after_ms`.
+    #[error("partition {partition_id}: overloaded: {message}; retry after {retry_after_ms} ms")]
+    Overloaded { partition_id: u32, retry_after_ms: u32, message: String },
     #[error("storage error: {0}")]
     Storage(#[from] std::io::Error),
 }
@@ -124,6 +127,11 @@ impl ApiError {
                 detail.replaced_by = replaced_by.clone();
                 Code::NotFound
             }
+            ApiError::Overloaded { partition_id, retry_after_ms, .. } => {
+                detail.reason = ErrorReason::Overloaded as i32;
+                (detail.partition_id, detail.retry_after_ms) = (*partition_id, *retry_after_ms);
+                Code::ResourceExhausted
+            }
             ApiError::Forwarded(_) => Code::Unknown,
             ApiError::Storage(_) => Code::Internal,
         };
@@ -175,6 +183,17 @@ mod tests {
             ApiError::IdReplaced { id: "001085012345".into(), replaced_by: "001185012345".into() },
             Code::NotFound,
             ErrorReason::IdReplaced,
+        );
+        let overloaded = Status::from(ApiError::Overloaded {
+            partition_id: 100,
+            retry_after_ms: 50,
+            message: "too many writes waiting for commit".into(),
+        });
+        assert_eq!(overloaded.code(), Code::ResourceExhausted);
+        let detail = ErrorDetail::decode(overloaded.details()).unwrap();
+        assert_eq!(
+            (detail.reason, detail.partition_id, detail.retry_after_ms),
+            (ErrorReason::Overloaded as i32, 100, 50)
         );
     }
 }

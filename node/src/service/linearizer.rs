@@ -8,6 +8,7 @@ use openraft::{LinearizerOption, ReadPolicy};
 use crate::limits::{RAFT_RPC_TIMEOUT, READ_APPLY_WAIT_MAX};
 use crate::raft::codec;
 use crate::raft::groups::{Group, Groups};
+use crate::raft::network::ConnectionClass;
 use crate::raft::types::TypeConfig;
 use crate::service::errors::ApiError;
 
@@ -98,8 +99,10 @@ async fn follower(groups: &Groups, group: &Group) -> Result<ReadPoint, ApiError>
     let addr = groups
         .node_addr(leader)
         .ok_or_else(|| ApiError::NoQuorum { partition_id, message: format!("leader {leader} has no address") })?;
-    let mut client =
-        groups.peers.raft_client(&addr).map_err(|e| ApiError::NoQuorum { partition_id, message: e.to_string() })?;
+    let mut client = groups
+        .peers
+        .raft_client(&addr, ConnectionClass::Control)
+        .map_err(|e| ApiError::NoQuorum { partition_id, message: e.to_string() })?;
     let mut request = tonic::Request::new(ReadIndexRequest { partition_id });
     request.set_timeout(RAFT_RPC_TIMEOUT);
     groups.identity.stamp(request.metadata_mut(), Some(leader));

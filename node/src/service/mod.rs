@@ -5,6 +5,7 @@
 //! read methods, and never logs a citizen's id, name or fields.
 
 pub mod admin;
+pub mod admission;
 pub mod caller;
 pub mod encoded_reads;
 pub mod errors;

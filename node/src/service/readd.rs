@@ -16,6 +16,7 @@ use openraft::async_runtime::watch::WatchReceiver;
 use openraft::{BasicNode, ChangeMembers};
 use tonic::Status;
 
+use crate::raft::network::ConnectionClass;
 use crate::service::admin::{AdminService, ADMIN_WAIT_MAX};
 use crate::service::errors::ApiError;
 
@@ -68,7 +69,8 @@ impl AdminService {
     /// The node's own answer to "who are you" (its incarnation); it must belong to this cluster.
     async fn identify(&self, node: NodeId) -> Result<pb::IdentifyResponse, Status> {
         let addr = self.node_addr(node)?;
-        let mut client = RaftClient::new(self.groups.peers.channel(&addr).map_err(unreachable(node))?);
+        let mut client =
+            RaftClient::new(self.groups.peers.channel(&addr, ConnectionClass::Control).map_err(unreachable(node))?);
         let mut request = tonic::Request::new(pb::IdentifyRequest {
             node_id: self.groups.node_id,
             incarnation: self.groups.identity.incarnation.0.to_vec(),
@@ -93,7 +95,8 @@ impl AdminService {
                 .map_err(|error| Status::internal(error.to_string()));
         }
         let addr = self.node_addr(peer)?;
-        let mut client = RaftClient::new(self.groups.peers.channel(&addr).map_err(unreachable(peer))?);
+        let mut client =
+            RaftClient::new(self.groups.peers.channel(&addr, ConnectionClass::Control).map_err(unreachable(peer))?);
         let mut request =
             tonic::Request::new(pb::ConfirmMemberRequest { node_id: node, incarnation: incarnation.to_vec() });
         request.set_timeout(ADMIN_WAIT_MAX);
@@ -113,7 +116,9 @@ impl AdminService {
                 return self.readd_in(pid, node).await;
             }
             let addr = self.node_addr(target)?;
-            let mut client = AdminClient::new(self.groups.peers.channel(&addr).map_err(unreachable(target))?);
+            let mut client = AdminClient::new(
+                self.groups.peers.channel(&addr, ConnectionClass::Control).map_err(unreachable(target))?,
+            );
             let mut request = tonic::Request::new(pb::ReaddNodeRequest { node_id: node, partition_ids: vec![pid.0] });
             request.set_timeout(ADMIN_WAIT_MAX);
             self.groups.identity.stamp(request.metadata_mut(), Some(target));

@@ -17,6 +17,7 @@ use tonic::{Request, Response, Status};
 use crate::limits::BATCH_IDS_MAX;
 use crate::personal_id::PersonalId;
 use crate::raft::groups::{Group, Groups};
+use crate::service::admission::Admission;
 use crate::service::caller;
 use crate::service::errors::ApiError;
 use crate::service::linearizer::{linearize, ReadMode, ReadPoint};
@@ -26,6 +27,7 @@ use crate::storage::invalid_data;
 pub struct RegistryService {
     pub groups: Arc<Groups>,
     pub read_mode: ReadMode,
+    pub admission: Arc<Admission>,
 }
 
 pub(super) fn consistency_of(value: i32) -> Result<Consistency, ApiError> {
@@ -167,6 +169,7 @@ impl RegistryService {
         status.last_applied = metrics.last_applied.map_or(0, |id| id.index);
         status.snapshot_index = metrics.snapshot.map_or(0, |id| id.index);
         status.purged_index = metrics.purged.map_or(0, |id| id.index);
+        status.leader_changes = group.leader_changes.load(std::sync::atomic::Ordering::Relaxed);
         status.local_role = match metrics.state {
             ServerState::Leader => "leader",
             ServerState::Follower => "follower",
@@ -235,6 +238,8 @@ impl RegistryService {
             clock_unix_ms: chrono::Utc::now().timestamp_millis(),
             uptime_ms: self.groups.uptime().as_millis() as u64,
             votes_granted: self.groups.votes_granted(),
+            leader_changes: self.groups.leader_changes(),
+            writes_refused: self.admission.n_refused(),
         }
     }
 }

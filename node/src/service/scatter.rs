@@ -14,6 +14,7 @@ use dancu_proto::v1::Consistency;
 use openraft::async_runtime::watch::WatchReceiver;
 use tonic::Status;
 
+use crate::raft::network::ConnectionClass;
 use crate::service::errors::ApiError;
 use crate::service::registry::RegistryService;
 
@@ -81,7 +82,7 @@ impl RegistryService {
     {
         let locals = futures::future::try_join_all(plan.local.into_iter().map(local));
         let forwards = plan.forwarded.into_iter().map(|(addr, pids)| {
-            let channel = self.groups.peers.channel(&addr);
+            let channel = self.groups.peers.channel(&addr, ConnectionClass::Forward);
             let forward = &forward;
             async move {
                 let channel = channel.map_err(|error| ApiError::NoQuorum {

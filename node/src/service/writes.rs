@@ -14,6 +14,7 @@ use crate::life_events;
 use crate::limits::{PUT_BATCH_BYTES_MAX, PUT_BATCH_RECORDS_MAX, REQUEST_ID_BYTES_MAX, WRITE_WAIT_DEFAULT};
 use crate::raft::groups::Group;
 use crate::raft::types::{ApplyOutcome, Request as RaftRequest};
+use crate::service::admission::WriteClass;
 use crate::service::caller;
 use crate::service::errors::ApiError;
 use crate::service::registry::RegistryService;
@@ -35,9 +36,16 @@ fn at(path: &str, error: FieldError) -> ApiError {
 }
 
 impl RegistryService {
-    /// Proposes `command` to `group` and waits for it to be applied.
+    /// Proposes `command` to `group` and waits for it to be applied, if admission lets it in.
     async fn propose(&self, group: &Group, command: pb::command::Op) -> Result<ApplyOutcome, ApiError> {
-        let request = RaftRequest(std::sync::Arc::new(pb::Command { op: Some(command) }));
+        let class = match command {
+            pb::command::Op::PutCitizens(_) => WriteClass::Bulk,
+            _ => WriteClass::Interactive,
+        };
+        let command = pb::Command { op: Some(command) };
+        // Held until applied (or failed). On a follower openraft refuses at once (NOT_LEADER): held for an instant.
+        let _ticket = self.admission.admit(group.spec.id, command.encoded_len(), class)?;
+        let request = RaftRequest(std::sync::Arc::new(command));
         let written = tokio::time::timeout(WRITE_WAIT_DEFAULT, group.raft.client_write(request))
             .await
             .map_err(|_| ApiError::Deadline("write not committed in time; retry with the same request_id".into()))?

@@ -167,6 +167,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             batch.put_cf(cf, keys::log_key(self.pid, entry.log_id.index), &encoded);
             self.cache.insert(entry, encoded);
         }
+        // An unsynced write into the memtable (the WAL fsync is the syncer's): short, so it stays on the runtime.
         self.store.write(batch)?;
         // openraft learns of the append only once the WAL holding it is fsync'd (group commit).
         self.store.syncer.on_durable(move |result| callback.io_completed(result));

@@ -13,6 +13,7 @@ mod node_meta;
 mod snapshot;
 mod state_machine;
 mod wal_sync;
+mod write_pressure;
 
 use std::collections::BTreeMap;
 use std::io;
@@ -31,6 +32,7 @@ pub use snapshot::SnapshotFile;
 pub use state_machine::{SnapshotBuilder, StateMachine};
 pub use wal_sync::Durability;
 use wal_sync::WalSyncer;
+pub use write_pressure::WritePressure;
 
 use keys::{CF_RAFT_LOG, CF_RAFT_META, CF_STATE};
 

@@ -32,6 +32,9 @@ const CITIZEN_UPDATED_AT_FIELD: u32 = 27;
 /// Most entries applied in one WriteBatch.
 const APPLY_BATCH_ENTRIES_MAX: usize = 1024;
 
+/// Cheap to clone (two short strings and two `Arc`s): a batch is applied by a clone on a blocking thread, which then
+/// replaces the original.
+#[derive(Clone)]
 pub struct StateMachine {
     pid: PartitionId,
     /// Applied entries a request id stays remembered for.
@@ -307,6 +310,60 @@ impl StateMachine {
     }
 }
 
+/// An entry to apply and whom to answer.
+type ApplyItem = EntryResponder<TypeConfig>;
+
+impl StateMachine {
+    /// Applies `items` in one WriteBatch (with `last_applied` and the membership), then returns each responder
+    /// with its outcome. Synchronous RocksDB work: run it off the async runtime.
+    fn apply_batch(
+        &mut self,
+        membership: &mut StoredMembership,
+        items: Vec<ApplyItem>,
+    ) -> io::Result<Vec<(Option<openraft::storage::ApplyResponder<TypeConfig>>, ApplyOutcome)>> {
+        let mut batch = WriteBatch::default();
+        let mut pending = Pending::default();
+        let mut responders = Vec::with_capacity(items.len());
+        let mut last_log_id = None;
+        for (entry, responder) in items {
+            let outcome = match entry.payload {
+                EntryPayload::Blank => ApplyOutcome::Nothing,
+                EntryPayload::Normal(request) => {
+                    // Applied from the shared command: no copy of the batch is made.
+                    self.apply_command(&mut batch, &mut pending, &entry.log_id, &request.0)?
+                }
+                EntryPayload::Membership(m) => {
+                    *membership = StoredMembership::new(Some(entry.log_id), m);
+                    ApplyOutcome::Nothing
+                }
+            };
+            last_log_id = Some(entry.log_id);
+            responders.push((responder, outcome));
+        }
+        let Some(applied_index) = last_log_id.as_ref().map(|id| id.index) else {
+            return Ok(responders);
+        };
+        self.expire_requests(&mut batch, applied_index)?;
+        #[cfg(feature = "failpoints")]
+        {
+            crate::failpoints::note_reached("apply_before_write");
+            // `return`: a crash after the entries were appended (and maybe acknowledged) but before apply.
+            fail::fail_point!("apply_before_write", |_| {
+                tracing::error!(partition = self.pid.0, "failpoint apply_before_write: aborting");
+                std::process::abort()
+            });
+        }
+        let applied = pb::SnapshotMeta {
+            last_log_id: last_log_id.as_ref().map(crate::raft::codec::log_id_to_pb),
+            last_membership: Some(stored_membership_to_pb(membership)),
+        };
+        batch.put_cf(self.store.cf(CF_STATE)?, keys::tagged_key(self.pid, STATE_APPLIED, &[]), applied.encode_to_vec());
+        self.store.write(batch)?;
+        self.cache.remove_upto(applied_index);
+        Ok(responders)
+    }
+}
+
 impl RaftStateMachine<TypeConfig> for StateMachine {
     type SnapshotData = SnapshotFile;
     type SnapshotBuilder = SnapshotBuilder;
@@ -320,65 +377,40 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         Strm: Stream<Item = Result<EntryResponder<TypeConfig>, io::Error>> + Unpin + OptionalSend,
     {
         let (_, mut membership) = self.read_applied()?;
-        let mut done = false;
-        while !done {
-            let mut batch = WriteBatch::default();
-            let mut pending = Pending::default();
-            let mut responders = Vec::new();
-            let mut last_log_id = None;
-            while responders.len() < APPLY_BATCH_ENTRIES_MAX {
-                let Some(item) = entries.next().await else {
-                    done = true;
-                    break;
-                };
-                let (entry, responder) = item?;
-                let outcome = match entry.payload {
-                    EntryPayload::Blank => ApplyOutcome::Nothing,
-                    EntryPayload::Normal(request) => {
-                        // Applied from the shared command: no copy of the batch is made.
-                        self.apply_command(&mut batch, &mut pending, &entry.log_id, &request.0)?
-                    }
-                    EntryPayload::Membership(m) => {
-                        membership = StoredMembership::new(Some(entry.log_id), m);
-                        ApplyOutcome::Nothing
-                    }
-                };
-                last_log_id = Some(entry.log_id);
-                responders.push((responder, outcome));
+        loop {
+            let mut items = Vec::new();
+            while items.len() < APPLY_BATCH_ENTRIES_MAX {
+                match entries.next().await {
+                    Some(item) => items.push(item?),
+                    None => break,
+                }
             }
-            let Some(applied_index) = last_log_id.as_ref().map(|id| id.index) else {
-                break;
-            };
-            self.expire_requests(&mut batch, applied_index)?;
-            #[cfg(feature = "failpoints")]
-            {
-                crate::failpoints::note_reached("apply_before_write");
-                // `return`: a crash after the entries were appended (and maybe acknowledged) but before apply.
-                fail::fail_point!("apply_before_write", |_| {
-                    tracing::error!(partition = self.pid.0, "failpoint apply_before_write: aborting");
-                    std::process::abort()
-                });
+            if items.is_empty() {
+                return Ok(());
             }
-            let applied = pb::SnapshotMeta {
-                last_log_id: last_log_id.as_ref().map(crate::raft::codec::log_id_to_pb),
-                last_membership: Some(stored_membership_to_pb(&membership)),
-            };
-            batch.put_cf(
-                self.store.cf(CF_STATE)?,
-                keys::tagged_key(self.pid, STATE_APPLIED, &[]),
-                applied.encode_to_vec(),
-            );
-            self.store.write(batch)?;
-            if let Some(applied) = &last_log_id {
-                self.cache.remove_upto(applied.index);
-            }
+            let n_items = items.len();
+            // Reading current records and writing a batch of up to a thousand records each takes milliseconds of
+            // CPU and may meet a RocksDB write stall: done on the runtime's thread, it would hold up every Raft
+            // heartbeat and read that thread serves. So a clone applies it on a blocking thread.
+            let mut machine = self.clone();
+            let (machine, applied_membership, responders) = tokio::task::spawn_blocking(move || {
+                let responders = machine.apply_batch(&mut membership, items);
+                (machine, membership, responders)
+            })
+            .await
+            .map_err(io::Error::other)?;
+            *self = machine;
+            membership = applied_membership;
+            let responders = responders?;
             for (responder, outcome) in responders {
                 if let Some(responder) = responder {
                     responder.send(outcome);
                 }
             }
+            if n_items < APPLY_BATCH_ENTRIES_MAX {
+                return Ok(());
+            }
         }
-        Ok(())
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
