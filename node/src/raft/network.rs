@@ -51,7 +51,8 @@ pub enum ConnectionClass {
 /// The node's channels to its peers: created once per peer address and class, then cloned (cheaply).
 #[derive(Default)]
 pub struct Peers {
-    channels: Mutex<HashMap<(String, ConnectionClass), Channel>>,
+    /// By peer address, then class: looked up by `&str` on every RPC, without building a key.
+    channels: Mutex<HashMap<String, HashMap<ConnectionClass, Channel>>>,
     /// Round trips of appends with entries, per peer address: their timeout follows them.
     append_rtt: Mutex<HashMap<String, RttEstimate>>,
 }
@@ -59,7 +60,7 @@ pub struct Peers {
 impl Peers {
     pub fn channel(&self, addr: &str, class: ConnectionClass) -> Result<Channel, tonic::transport::Error> {
         let mut channels = self.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(channel) = channels.get(&(addr.to_string(), class)) {
+        if let Some(channel) = channels.get(addr).and_then(|classes| classes.get(&class)) {
             return Ok(channel.clone());
         }
         let channel = Endpoint::from_shared(format!("http://{addr}"))?
@@ -68,7 +69,7 @@ impl Peers {
             .http2_keep_alive_interval(Duration::from_secs(10))
             .keep_alive_timeout(Duration::from_secs(5))
             .connect_lazy();
-        channels.insert((addr.to_string(), class), channel.clone());
+        channels.entry(addr.to_string()).or_default().insert(class, channel.clone());
         Ok(channel)
     }
 
@@ -79,12 +80,13 @@ impl Peers {
         rtt.get(addr).copied().unwrap_or_default().append_timeout(floor)
     }
 
-    fn observe_append(&self, addr: &str, outcome: Result<Duration, ()>) {
+    /// An append with entries to `addr` was answered after `round_trip`, or timed out (`None`).
+    fn observe_append(&self, addr: &str, round_trip: Option<Duration>) {
         let mut rtt = self.append_rtt.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let estimate = rtt.entry(addr.to_string()).or_default();
-        match outcome {
-            Ok(elapsed) => estimate.observe(elapsed),
-            Err(()) => estimate.observe_timeout(),
+        match round_trip {
+            Some(elapsed) => estimate.observe(elapsed),
+            None => estimate.observe_timeout(),
         }
     }
 
@@ -207,10 +209,8 @@ impl PeerNetwork {
     async fn send_encoded_append(
         &self,
         request: tonic::Request<pb::AppendEntriesRequestEncoded>,
+        class: ConnectionClass,
     ) -> Result<tonic::Response<pb::AppendEntriesResponse>, tonic::Status> {
-        // A heartbeat is an append without entries: it travels with the votes, apart from the bulk.
-        let class =
-            if request.get_ref().entries.is_empty() { ConnectionClass::Control } else { ConnectionClass::Replication };
         let channel = self.peers.channel(&self.addr, class).map_err(|e| tonic::Status::unavailable(e.to_string()))?;
         let mut grpc = tonic::client::Grpc::new(channel)
             .max_decoding_message_size(GRPC_MESSAGE_BYTES_MAX)
@@ -326,17 +326,20 @@ impl RaftNetworkV2<TypeConfig> for PeerNetwork {
             entries,
             leader_commit: codec::opt_log_id_to_pb(rpc.leader_commit.as_ref()),
         };
+        // A heartbeat is an append without entries: it travels with the votes, apart from the bulk, under openraft's
+        // time to live; an append with entries gets a timeout from its peer's measured round trips.
         let has_entries = !message.entries.is_empty();
+        let class = if has_entries { ConnectionClass::Replication } else { ConnectionClass::Control };
         let mut request = self.request(message, &option);
         if has_entries {
             request.set_timeout(self.peers.append_timeout(&self.addr, option.hard_ttl()));
         }
         let sent_at = std::time::Instant::now();
-        let reply = self.send_encoded_append(request).await;
+        let reply = self.send_encoded_append(request, class).await;
         if has_entries {
             match &reply {
-                Ok(_) => self.peers.observe_append(&self.addr, Ok(sent_at.elapsed())),
-                Err(status) if is_timeout(status) => self.peers.observe_append(&self.addr, Err(())),
+                Ok(_) => self.peers.observe_append(&self.addr, Some(sent_at.elapsed())),
+                Err(status) if is_timeout(status) => self.peers.observe_append(&self.addr, None),
                 Err(_) => {}
             }
         }

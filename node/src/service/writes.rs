@@ -36,15 +36,16 @@ fn at(path: &str, error: FieldError) -> ApiError {
 }
 
 impl RegistryService {
-    /// Proposes `command` to `group` and waits for it to be applied, if admission lets it in.
-    async fn propose(&self, group: &Group, command: pb::command::Op) -> Result<ApplyOutcome, ApiError> {
+    /// Proposes `command` (about `n_bytes` of records or event, as validation measured them) to `group` and waits
+    /// for it to be applied, if admission lets it in.
+    async fn propose(&self, group: &Group, command: pb::command::Op, n_bytes: usize) -> Result<ApplyOutcome, ApiError> {
         let class = match command {
             pb::command::Op::PutCitizens(_) => WriteClass::Bulk,
             _ => WriteClass::Interactive,
         };
         let command = pb::Command { op: Some(command) };
         // Held until applied (or failed). On a follower openraft refuses at once (NOT_LEADER): held for an instant.
-        let _ticket = self.admission.admit(group.spec.id, command.encoded_len(), class)?;
+        let _ticket = self.admission.admit(group.spec.id, n_bytes, class)?;
         let request = RaftRequest(std::sync::Arc::new(command));
         let written = tokio::time::timeout(WRITE_WAIT_DEFAULT, group.raft.client_write(request))
             .await
@@ -68,13 +69,14 @@ impl RegistryService {
         let spec = self.partition_of("citizen.id", &citizen.id)?;
         let group = self.groups.hosted(spec.id.0)?;
         let request_id = if request.request_id.is_empty() { caller.request_id } else { request.request_id };
+        let n_bytes = citizen.encoded_len();
         let command = pb::command::Op::PutCitizen(pb::PutCitizenCommand {
             citizen: Some(citizen),
             request_id,
             expected_revision: request.expected_revision,
             proposed_at_unix_ms: now_unix_ms(),
         });
-        match self.propose(group, command).await? {
+        match self.propose(group, command, n_bytes).await? {
             ApplyOutcome::Written { revision, log_index, deduplicated } => {
                 Ok(pb::PutCitizenResponse { revision, log_index, partition_id: spec.id.0, deduplicated })
             }
@@ -125,7 +127,7 @@ impl RegistryService {
             request_id,
             proposed_at_unix_ms: now_unix_ms(),
         });
-        match self.propose(group, command).await? {
+        match self.propose(group, command, n_bytes).await? {
             ApplyOutcome::BatchWritten { log_index, results, deduplicated } => Ok(pb::PutCitizensResponse {
                 partition_id: pid.0,
                 log_index,
@@ -151,12 +153,13 @@ impl RegistryService {
         let spec = self.partition_of("event.id", &event.id)?;
         let group = self.groups.hosted(spec.id.0)?;
         let request_id = if request.request_id.is_empty() { caller.request_id } else { request.request_id };
+        let n_bytes = event.encoded_len();
         let command = pb::command::Op::LifeEvent(pb::LifeEventCommand {
             event: Some(event),
             request_id,
             proposed_at_unix_ms: now_unix_ms(),
         });
-        match self.propose(group, command).await? {
+        match self.propose(group, command, n_bytes).await? {
             ApplyOutcome::Written { revision, log_index, deduplicated } => {
                 Ok(pb::RecordLifeEventResponse { revision, log_index, partition_id: spec.id.0, deduplicated })
             }
