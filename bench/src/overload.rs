@@ -3,14 +3,18 @@
 //! One fresh 3-node cluster, optionally on a "slow box" (`--node-cpus`: the nodes share that many cores), goes
 //! through four phases, each measured with the same reader loops (linearizable gets of imported records):
 //! 1. **Import** of the population beside the readers: records/s, read p99, leader changes.
-//! 2. **Knee**: 256 closed-loop writers (single puts); their goodput is the sustainable write rate.
-//! 3. **Offered load** at each level × the knee, open loop (requests sent on a schedule whatever the answers, as
-//!    independent callers do): goodput, write p99, refusals (`RESOURCE_EXHAUSTED`) and how fast they came,
-//!    timeouts, read p99, leader changes. The writers do not retry refusals (`ClientOptions::retry_overloaded` off),
-//!    so every refusal is counted.
+//! 2. **Knee**: 256 closed-loop writers (single puts) give a first rate; open-loop steps then raise the offered rate
+//!    by a quarter each for as long as goodput grows with it (by 5 % over the best so far). The most goodput a step
+//!    reached is the peak: the sustainable write rate.
+//! 3. **Offered load** at each level × the peak, open loop (requests sent on a schedule whatever the
+//!    answers, as independent callers do): goodput (and its share of the peak), write p99, refusals
+//!    (`RESOURCE_EXHAUSTED`) and how fast they came, timeouts, read p99, leader changes. The writers do not retry
+//!    refusals (`ClientOptions::retry_overloaded` off), so every refusal is counted.
 //! 4. **Recovery** after the last level stops: time until the readers' p99 is back near its unloaded value.
 //!
-//! Writes with a deadline of [`WRITE_DEADLINE`]: a write that takes longer is a timeout, not goodput.
+//! Writes with a deadline of [`WRITE_DEADLINE`]: a write that takes longer is a timeout, not goodput. The readers are
+//! interactive callers: each sends a get every [`READ_INTERVAL`] (one right after the other when a get takes longer),
+//! so reads alone do not saturate the box and the overload is the writers'.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -31,8 +35,14 @@ use crate::CompareError;
 pub const WRITE_DEADLINE: Duration = Duration::from_secs(2);
 /// Writers of the knee phase.
 const KNEE_WRITERS: usize = 256;
-/// Reader loops beside every phase.
+/// Reader loops beside every phase, and how often each reads.
 const READERS: usize = 64;
+pub const READ_INTERVAL: Duration = Duration::from_millis(20);
+/// The knee search: each step offers this much more than the last, at most this many steps.
+const KNEE_GROWTH: f64 = 1.25;
+const KNEE_STEPS_MAX: usize = 10;
+/// The knee search goes on while a step's goodput exceeds the best so far by this factor.
+const KNEE_GOODPUT_GAIN: f64 = 1.05;
 /// Open-loop writes in flight at most; the generator counts the ones it could not send (its own limit, not the
 /// cluster's).
 const OPEN_LOOP_IN_FLIGHT_MAX: u64 = 20_000;
@@ -83,6 +93,8 @@ pub struct LevelFigures {
     pub errors: u64,
     /// Writes the generator could not send (its own in-flight limit).
     pub not_sent: u64,
+    /// What the first timed-out or failed write saw.
+    pub first_failure: Option<String>,
     pub read_p99_ms: f64,
     pub reads_per_s: f64,
     pub leader_changes: u64,
@@ -95,7 +107,11 @@ pub struct OverloadResults {
     pub cpu_throttled_periods: u64,
     pub unloaded_read_p99_ms: f64,
     pub import: ImportFigures,
-    /// Goodput of the closed-loop writers: the sustainable write rate.
+    /// Goodput of the closed-loop writers: where the knee search starts.
+    pub closed_loop_per_s: f64,
+    /// The open-loop steps of the knee search.
+    pub knee_steps: Vec<LevelFigures>,
+    /// The knee: the most goodput any knee step reached, the sustainable write rate, which the levels multiply.
     pub knee_per_s: f64,
     pub levels: Vec<LevelFigures>,
     /// From the end of the last level until the readers' p99 is back (`None`: not within 30 s).
@@ -126,7 +142,12 @@ impl Readers {
                 let (client, ids, window, stop) = (client.clone(), ids.clone(), window.clone(), stop.clone());
                 tokio::spawn(async move {
                     let mut key_idx = reader_idx * 7_919;
+                    // Readers start spread over one interval, so their gets do not arrive in bursts of 64.
+                    let first = tokio::time::Instant::now() + READ_INTERVAL.mul_f64(reader_idx as f64 / READERS as f64);
+                    let mut pace = tokio::time::interval_at(first, READ_INTERVAL);
+                    pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                     while !stop.load(Ordering::Relaxed) {
+                        pace.tick().await;
                         key_idx = (key_idx + 104_729) % ids.len();
                         let started = Instant::now();
                         if client.get(&ids[key_idx], Consistency::Linearizable).await.is_ok() {
@@ -166,6 +187,7 @@ struct WriteTally {
     timed_out: AtomicU64,
     errors: AtomicU64,
     in_flight: AtomicU64,
+    first_failure: Mutex<Option<String>>,
 }
 
 impl WriteTally {
@@ -212,11 +234,14 @@ async fn open_loop(client: &Client, records: Arc<Vec<Citizen>>, rate: f64, durat
                 match client.put(citizen, None).await {
                     Ok(_) => WriteTally::record(&tally.written, sent_at.elapsed()),
                     Err(ClientError::Overloaded { .. }) => WriteTally::record(&tally.refused, sent_at.elapsed()),
-                    Err(ClientError::DeadlineExceeded | ClientError::Unavailable { .. }) => {
-                        tally.timed_out.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(_) => {
-                        tally.errors.fetch_add(1, Ordering::Relaxed);
+                    Err(error) => {
+                        let counter = match error {
+                            ClientError::DeadlineExceeded | ClientError::Unavailable { .. } => &tally.timed_out,
+                            _ => &tally.errors,
+                        };
+                        counter.fetch_add(1, Ordering::Relaxed);
+                        let mut first = tally.first_failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                        first.get_or_insert_with(|| error.to_string());
                     }
                 }
                 tally.in_flight.fetch_sub(1, Ordering::Relaxed);
@@ -298,37 +323,32 @@ async fn measure(system: &DancuSystem, options: &OverloadOptions) -> Result<Over
         ..BenchConfig::default()
     };
     let keys = Arc::new(dancu_client::bench::KeySet::from_population(&population, true)?);
-    let knee = dancu_client::bench::run(&config, keys, std::slice::from_ref(system.client())).await?;
-    results.knee_per_s = knee.ops_per_s;
-    eprintln!("overload: knee {:.0} writes/s with {KNEE_WRITERS} closed-loop writers", knee.ops_per_s);
+    let closed_loop = dancu_client::bench::run(&config, keys, std::slice::from_ref(system.client())).await?;
+    results.closed_loop_per_s = closed_loop.ops_per_s;
+    eprintln!("overload: {:.0} writes/s with {KNEE_WRITERS} closed-loop writers", closed_loop.ops_per_s);
 
     let writer_options =
         ClientOptions { deadline: WRITE_DEADLINE, retry_overloaded: false, ..system.client().options().clone() };
     let writer = system.client().with_options(writer_options);
+    let mut rate = results.closed_loop_per_s.max(1.0);
+    for _ in 0..KNEE_STEPS_MAX {
+        let step = offer(system, &writer, &readers, records.clone(), rate, options.step).await?;
+        eprintln!("overload: knee step: {}", row(&step, None));
+        let grew = step.goodput_per_s >= KNEE_GOODPUT_GAIN * results.knee_per_s;
+        results.knee_per_s = results.knee_per_s.max(step.goodput_per_s);
+        results.knee_steps.push(step);
+        if !grew {
+            break;
+        }
+        rate *= KNEE_GROWTH;
+    }
+    eprintln!("overload: peak goodput {:.0} writes/s", results.knee_per_s);
+
     for &level in &options.levels {
-        readers.take_window();
-        let changes_before = system.leader_changes().await?;
-        let rate = results.knee_per_s * level;
-        let (tally, not_sent) = open_loop(&writer, records.clone(), rate, options.step).await;
-        let reads = readers.take_window();
-        let (n_written, write_latency_ms) = WriteTally::summary(&tally.written);
-        let (refused, refusal_latency_ms) = WriteTally::summary(&tally.refused);
-        let seconds = options.step.as_secs_f64();
-        let figures = LevelFigures {
-            level,
-            offered_per_s: rate,
-            goodput_per_s: n_written as f64 / seconds,
-            write_latency_ms,
-            refused,
-            refusal_latency_ms,
-            timed_out: tally.timed_out.load(Ordering::Relaxed),
-            errors: tally.errors.load(Ordering::Relaxed),
-            not_sent,
-            read_p99_ms: p99_ms(&reads),
-            reads_per_s: reads.len() as f64 / seconds,
-            leader_changes: system.leader_changes().await? - changes_before,
-        };
-        eprintln!("overload: level {level}: {}", row(&figures));
+        let mut figures =
+            offer(system, &writer, &readers, records.clone(), results.knee_per_s * level, options.step).await?;
+        figures.level = level;
+        eprintln!("overload: level {level}: {}", row(&figures, Some(results.knee_per_s)));
         results.levels.push(figures);
     }
 
@@ -350,14 +370,53 @@ async fn measure(system: &DancuSystem, options: &OverloadOptions) -> Result<Over
     Ok(results)
 }
 
+/// One open-loop phase at `rate` writes/s, with the readers' figures of the same window.
+async fn offer(
+    system: &DancuSystem,
+    writer: &Client,
+    readers: &Readers,
+    records: Arc<Vec<Citizen>>,
+    rate: f64,
+    duration: Duration,
+) -> Result<LevelFigures, CompareError> {
+    readers.take_window();
+    let changes_before = system.leader_changes().await?;
+    let (tally, not_sent) = open_loop(writer, records, rate, duration).await;
+    let reads = readers.take_window();
+    let (n_written, write_latency_ms) = WriteTally::summary(&tally.written);
+    let (refused, refusal_latency_ms) = WriteTally::summary(&tally.refused);
+    let seconds = duration.as_secs_f64();
+    let first_failure = tally.first_failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+    Ok(LevelFigures {
+        level: 0.0,
+        offered_per_s: rate,
+        goodput_per_s: n_written as f64 / seconds,
+        write_latency_ms,
+        refused,
+        refusal_latency_ms,
+        timed_out: tally.timed_out.load(Ordering::Relaxed),
+        errors: tally.errors.load(Ordering::Relaxed),
+        not_sent,
+        first_failure,
+        read_p99_ms: p99_ms(&reads),
+        reads_per_s: reads.len() as f64 / seconds,
+        leader_changes: system.leader_changes().await? - changes_before,
+    })
+}
+
 fn ms(summary: &Option<LatencySummary>, pick: fn(&LatencySummary) -> f64) -> String {
     summary.as_ref().map_or_else(|| "-".to_string(), |summary| format!("{:.1}", pick(summary)))
 }
 
-fn row(level: &LevelFigures) -> String {
+/// A table row; `peak` (levels only) adds the goodput's share of the peak.
+fn row(level: &LevelFigures, peak: Option<f64>) -> String {
+    let offered = if level.level > 0.0 { format!("{:.1}×", level.level) } else { "step".to_string() };
+    let share = match peak {
+        Some(peak) if peak > 0.0 => format!("{:.0} %", 100.0 * level.goodput_per_s / peak),
+        _ => "-".to_string(),
+    };
     format!(
-        "| {:.1}× | {:.0} | {:.0} | {} | {} | {} / {} | {} | {} | {:.1} | {} |",
-        level.level,
+        "| {offered} | {:.0} | {:.0} | {share} | {} | {} | {} / {} | {} | {} | {:.1} | {} |",
         level.offered_per_s,
         level.goodput_per_s,
         ms(&level.write_latency_ms, |s| s.p99),
@@ -371,6 +430,9 @@ fn row(level: &LevelFigures) -> String {
     )
 }
 
+const TABLE_HEAD: &str = "| offered | offered/s | goodput/s | of peak | write p99 ms | refused | refusal p99 / max ms | \
+     timeouts+errors | not sent | read p99 ms | leader changes |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+
 /// The results as markdown: the import, the knee, one row per offered load, the recovery.
 pub fn table(results: &OverloadResults) -> String {
     let cap = results.node_cpus.map_or_else(
@@ -379,20 +441,39 @@ pub fn table(results: &OverloadResults) -> String {
     );
     let mut text = format!(
         "overload run: {} records, {cap}\n\nimport: {:.0} records/s, read p99 beside it {:.1} ms ({} reads), {} leader \
-         changes\nunloaded read p99: {:.1} ms; knee: {:.0} writes/s ({KNEE_WRITERS} closed-loop writers)\n\n\
-         | offered | offered/s | goodput/s | write p99 ms | refused | refusal p99 / max ms | timeouts+errors | not sent | read p99 ms | leader changes |\n\
-         |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+         changes\nunloaded read p99: {:.1} ms\n\nknee search ({:.0} writes/s with {KNEE_WRITERS} closed-loop writers, \
+         then open loop, +{:.0} % per step):\n\n{TABLE_HEAD}",
         results.records,
         results.import.records_per_s,
         results.import.read_p99_ms,
         results.import.reads,
         results.import.leader_changes,
         results.unloaded_read_p99_ms,
-        results.knee_per_s,
+        results.closed_loop_per_s,
+        (KNEE_GROWTH - 1.0) * 100.0,
     );
-    for level in &results.levels {
-        text.push_str(&row(level));
+    for step in &results.knee_steps {
+        text.push_str(&row(step, None));
         text.push('\n');
+    }
+    text.push_str(&format!(
+        "\npeak goodput (the knee): {:.0} writes/s\n\noffered load × the peak:\n\n{TABLE_HEAD}",
+        results.knee_per_s
+    ));
+    for level in &results.levels {
+        text.push_str(&row(level, Some(results.knee_per_s)));
+        text.push('\n');
+    }
+    let failures: Vec<String> = results
+        .knee_steps
+        .iter()
+        .chain(&results.levels)
+        .filter_map(|level| {
+            level.first_failure.as_ref().map(|failure| format!("{:.0}/s: {failure}", level.offered_per_s))
+        })
+        .collect();
+    if !failures.is_empty() {
+        text.push_str(&format!("\nfirst failure per phase: {}\n", failures.join("; ")));
     }
     text.push_str(&match results.recovery_s {
         Some(seconds) => {
@@ -401,4 +482,32 @@ pub fn table(results: &OverloadResults) -> String {
         None => format!("\nrecovery: read p99 not back within {} s\n", RECOVERY_MAX.as_secs()),
     });
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(offered_per_s: f64, goodput_per_s: f64, refused: u64) -> LevelFigures {
+        LevelFigures { offered_per_s, goodput_per_s, refused, ..LevelFigures::default() }
+    }
+
+    #[test]
+    fn the_table_shows_the_knee_search_and_each_level_against_the_peak() {
+        let results = OverloadResults {
+            knee_steps: vec![step(1_000.0, 1_000.0, 0), step(1_250.0, 1_100.0, 0)],
+            knee_per_s: 1_100.0,
+            levels: vec![LevelFigures {
+                level: 2.0,
+                first_failure: Some("deadline exceeded".into()),
+                ..step(2_000.0, 990.0, 700)
+            }],
+            ..OverloadResults::default()
+        };
+        let text = table(&results);
+        assert!(text.contains("peak goodput (the knee): 1100 writes/s"), "{text}");
+        assert!(text.contains("| 2.0× | 2000 | 990 | 90 % |"), "{text}");
+        assert!(text.contains("| step | 1250 | 1100 | - |"), "{text}");
+        assert!(text.contains("2000/s: deadline exceeded"), "{text}");
+    }
 }

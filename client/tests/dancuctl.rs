@@ -38,7 +38,10 @@ async fn dancuctl(args: &[&str], stdin: &str) -> Run {
 }
 
 fn example_path() -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/citizen.json").display().to_string()
+    PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"))
+        .join("examples/citizen.json")
+        .display()
+        .to_string()
 }
 
 fn json(text: &str) -> serde_json::Value {

@@ -6,8 +6,10 @@ use std::path::Path;
 use dancu_cluster_config::provinces::PROVINCES;
 use dancu_cluster_config::{ClusterConfig, ConfigError, DatacenterKind, NodeId, PartitionId, PartitionMap};
 
-const LOCAL_3: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/local-3.toml");
-const NATIONAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/national.toml");
+// Relative to the package root, where cargo runs its tests: a path fixed at compile time would name the checkout
+// that built the binary, which a shared target dir may hand to another checkout.
+const LOCAL_3: &str = "examples/local-3.toml";
+const NATIONAL: &str = "examples/national.toml";
 
 fn load(path: &str) -> ClusterConfig {
     match ClusterConfig::load(Path::new(path)) {
@@ -193,7 +195,7 @@ fn partition_map_is_deterministic() {
 
 #[test]
 fn load_reports_a_missing_file() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/missing.toml");
+    let path = "examples/missing.toml";
     match ClusterConfig::load(Path::new(path)) {
         Err(error @ ConfigError::Io { .. }) => assert!(error.to_string().starts_with(&format!("cannot read {path}: "))),
         other => panic!("expected an Io error, got {other:?}"),

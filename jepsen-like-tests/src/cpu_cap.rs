@@ -9,8 +9,11 @@ use std::path::{Path, PathBuf};
 
 use crate::error::HarnessError;
 
-/// The CFS period the quota is a share of.
-const PERIOD_US: u64 = 100_000;
+/// The CFS period the quota is a share of. Short, so the cap slows the group down evenly instead of stopping it for
+/// the rest of a period whenever it used its quota early: with the kernel's default 100 ms, a 1-core cap on 2 cores
+/// froze the nodes for up to 50 ms at a time, which every latency measured behind it carried (a slow box does not
+/// pause; it is slow).
+const PERIOD_US: u64 = 10_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Hierarchy {

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -240,7 +240,8 @@ fn remove_stale_removes_a_leftover_made_by_hand() {
 /// another target directory, e.g. with `CARGO_TARGET_DIR` set).
 fn node_bin() -> PathBuf {
     node_binary().unwrap_or_else(|error| {
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the crate sits in the workspace");
+        let crate_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo test sets it"));
+        let workspace = crate_dir.parent().expect("the crate sits in the workspace");
         let built = ["release", "debug"].map(|profile| workspace.join("target").join(profile).join("dancu-node"));
         built.into_iter().find(|path| path.is_file()).unwrap_or_else(|| panic!("{error}"))
     })

@@ -74,6 +74,13 @@ pub const SCHEDULING_PROBE_INTERVAL: Duration = Duration::from_millis(5);
 pub const SCHEDULING_WINDOW: Duration = Duration::from_millis(100);
 pub const SCHEDULING_DELAY_BULK_MAX: Duration = Duration::from_millis(20);
 pub const RETRY_AFTER_CPU_SATURATED: Duration = Duration::from_millis(100);
+/// Interactive writes are refused while the runtime is later than this (as late as holds bulk writes back) and the node
+/// has at least [`NODE_QUEUED_WRITES_OVERWHELMED`] writes queued: beyond it, more work only delays every answer.
+pub const SCHEDULING_DELAY_INTERACTIVE_MAX: Duration = Duration::from_millis(20);
+pub const NODE_QUEUED_WRITES_OVERWHELMED: u64 = 64;
+/// How long a bulk write waits at the node for a saturated CPU to clear before it is refused: two scheduling
+/// windows, so a momentary saturation delays a batch instead of sending it back.
+pub const BULK_CPU_WAIT_MAX: Duration = Duration::from_millis(200);
 /// How often the node samples RocksDB's write-stall signals.
 pub const WRITE_PRESSURE_SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
 /// Earliest birth year the personal ID can express (century digit 0/1).

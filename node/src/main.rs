@@ -7,6 +7,7 @@ use clap::Parser;
 use dancu_cluster_config::ClusterConfig;
 use dancu_node::identity::join::JoinMode;
 use dancu_node::raft::groups::GroupOptions;
+use dancu_node::raft::late_heartbeats::LateHeartbeats;
 use dancu_node::server::{run, NodeOptions};
 use dancu_node::service::linearizer::ReadMode;
 use dancu_node::storage::Durability;
@@ -70,14 +71,14 @@ async fn shutdown_signal() {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn")),
-        )
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn"));
+    let log = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    tracing_subscriber::registry().with(filter).with(LateHeartbeats).with(log).init();
     let args = Args::parse();
     // Failpoints named in the FAILPOINTS environment variable take effect from the start.
     #[cfg(feature = "failpoints")]

@@ -150,6 +150,7 @@ pub async fn run(options: NodeOptions, shutdown: impl std::future::Future<Output
     groups.bootstrap().await;
     groups.watch_recovery();
     groups.watch_leaders();
+    crate::raft::late_heartbeats::summarize_in_log();
     health_reporter.set_serving::<RegistryServer<RegistryService>>().await;
     tracing::info!(node = options.node_id, "serving");
 

@@ -18,9 +18,10 @@ const HEALTHY_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn python() -> PathBuf {
     let venv = std::env::var_os("DANCU_PYVENV").map(PathBuf::from).unwrap_or_else(|| {
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+        let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"))
+                .join("../target")
+        });
         target.join("pyvenv")
     });
     let python = venv.join("bin/python");
@@ -30,7 +31,8 @@ fn python() -> PathBuf {
 
 /// Runs the Python reflection client; its JSON line on success, its stderr on failure.
 fn reflect(addr: &str, version: &str, personal_id: &str) -> Result<serde_json::Value, String> {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/reflection/python_client.py");
+    let script = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"))
+        .join("tests/reflection/python_client.py");
     let output = Command::new(python())
         .arg(&script)
         .args([addr, version, personal_id])

@@ -20,6 +20,8 @@ struct StatusJson<'a> {
     leader_changes: u64,
     /// Writes the answering node refused as overloaded (RESOURCE_EXHAUSTED) since its process started.
     writes_refused: u64,
+    /// Heartbeats the answering node's leaders sent that were answered later than the heartbeat interval.
+    late_heartbeats: u64,
     nodes: Vec<StatusNodeJson<'a>>,
     partitions: Vec<PartitionJson<'a>>,
 }
@@ -104,6 +106,7 @@ fn status_json(status: &StatusResponse) -> StatusJson<'_> {
         awaiting_readd: status.awaiting_readd,
         leader_changes: status.leader_changes,
         writes_refused: status.writes_refused,
+        late_heartbeats: status.late_heartbeats,
         nodes,
         partitions,
     }
@@ -145,7 +148,7 @@ fn status_table(status: &StatusResponse) -> String {
         .collect();
     let n_with_leader = status.partitions.iter().filter(|partition| partition.leader.is_some()).count();
     format!(
-        "answered by node {} of cluster {}{}\n\n{}\n{}since node {} started: {}, {} refused as overloaded\n\
+        "answered by node {} of cluster {}{}\n\n{}\n{}since node {} started: {}, {}, {} refused as overloaded\n\
          {}, {n_with_leader} with a leader{}\n{}",
         status.node_id,
         status.cluster_id,
@@ -170,6 +173,7 @@ fn status_table(status: &StatusResponse) -> String {
         ),
         status.node_id,
         plural(usize::try_from(status.leader_changes).unwrap_or(usize::MAX), "leader change"),
+        plural(usize::try_from(status.late_heartbeats).unwrap_or(usize::MAX), "late heartbeat"),
         plural(usize::try_from(status.writes_refused).unwrap_or(usize::MAX), "write"),
         plural(status.partitions.len(), "partition"),
         unavailable_summary(status),
@@ -245,6 +249,7 @@ mod tests {
             cluster_id: "0123456789abcdef0123456789abcdef".to_string(),
             leader_changes: 2,
             writes_refused: 7,
+            late_heartbeats: 1,
             ..Default::default()
         }
     }
@@ -259,6 +264,7 @@ mod tests {
         assert_eq!(value["partitions"][0]["range_end"], "001999999999");
         assert_eq!(value["partitions"][0]["leader_changes"], 2);
         assert_eq!((value["leader_changes"].clone(), value["writes_refused"].clone()), (2.into(), 7.into()));
+        assert_eq!(value["late_heartbeats"], 1);
     }
 
     #[test]
@@ -266,7 +272,7 @@ mod tests {
         let text = status_table(&sample());
         assert!(
             text.ends_with(
-                "since node 1 started: 2 leader changes, 7 writes refused as overloaded\n\
+                "since node 1 started: 2 leader changes, 1 late heartbeat, 7 writes refused as overloaded\n\
                  2 partitions, 1 with a leader, 1 not founded (their founder has not started in this cluster)\n"
             ),
             "{text}"

@@ -5,6 +5,7 @@
 
 pub mod codec;
 pub mod groups;
+pub mod late_heartbeats;
 pub mod network;
 pub mod rtt;
 pub mod service;

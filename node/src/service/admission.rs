@@ -1,7 +1,8 @@
 //! Write admission: backpressure instead of timeouts.
 //!
-//! Each partition bounds the writes it has accepted but not yet applied (by count and by bytes), and the node
-//! refuses bulk writes while RocksDB is near a write stall. A refusal is immediate — `RESOURCE_EXHAUSTED` with
+//! Each partition bounds the writes it has accepted but not yet applied (by count and by bytes); the node refuses
+//! bulk writes while RocksDB is near a write stall, holds them back while its CPU is saturated, and refuses
+//! interactive writes too when its runtime falls far behind with writes queued. A refusal is immediate — `RESOURCE_EXHAUSTED` with
 //! `retry_after_ms` — so a caller backs off at once instead of waiting in a queue until its deadline passes, which
 //! would leave the work it gave up on still queued (and every retry adding more).
 //!
@@ -16,10 +17,10 @@ use std::time::Duration;
 use dancu_cluster_config::PartitionId;
 
 use crate::limits::{
-    NODE_PROPOSALS_IN_FLIGHT_MAX, NODE_PROPOSAL_BYTES_IN_FLIGHT_MAX, PROPOSALS_IN_FLIGHT_MAX,
-    PROPOSAL_BYTES_IN_FLIGHT_MAX, RETRY_AFTER_BULK, RETRY_AFTER_CPU_SATURATED, RETRY_AFTER_QUEUE_FULL,
-    RETRY_AFTER_WRITE_STALL, SCHEDULING_DELAY_BULK_MAX, SCHEDULING_PROBE_INTERVAL, SCHEDULING_WINDOW,
-    WRITE_PRESSURE_SAMPLE_INTERVAL,
+    BULK_CPU_WAIT_MAX, NODE_PROPOSALS_IN_FLIGHT_MAX, NODE_PROPOSAL_BYTES_IN_FLIGHT_MAX, NODE_QUEUED_WRITES_OVERWHELMED,
+    PROPOSALS_IN_FLIGHT_MAX, PROPOSAL_BYTES_IN_FLIGHT_MAX, RETRY_AFTER_BULK, RETRY_AFTER_CPU_SATURATED,
+    RETRY_AFTER_QUEUE_FULL, RETRY_AFTER_WRITE_STALL, SCHEDULING_DELAY_BULK_MAX, SCHEDULING_DELAY_INTERACTIVE_MAX,
+    SCHEDULING_PROBE_INTERVAL, SCHEDULING_WINDOW, WRITE_PRESSURE_SAMPLE_INTERVAL,
 };
 use crate::service::errors::ApiError;
 use crate::storage::Store;
@@ -57,8 +58,11 @@ pub struct Admission {
     /// RocksDB near a write stall, from the last sample (see [`Admission::watch_storage`]).
     near_stall: AtomicBool,
     /// The runtime is late to run ready tasks (see [`Admission::watch_scheduling`]): the CPU is saturated, and every
-    /// heartbeat and read waits in line.
-    cpu_saturated: AtomicBool,
+    /// heartbeat and read waits in line. Bulk writes wait for it to clear (see [`Admission::admit_when_cpu_free`]).
+    cpu_saturated: tokio::sync::watch::Sender<bool>,
+    /// The worst lateness of the last scheduling window, in microseconds: past
+    /// [`SCHEDULING_DELAY_INTERACTIVE_MAX`], with writes queued, interactive writes are refused too.
+    lateness_us: AtomicU64,
     /// Writes refused since the start (`Status` reports it).
     n_refused: AtomicU64,
 }
@@ -84,9 +88,27 @@ impl Admission {
             partitions: partitions.into_iter().map(|pid| (pid, PartitionLoad::default())).collect(),
             node: PartitionLoad::default(),
             near_stall: AtomicBool::new(false),
-            cpu_saturated: AtomicBool::new(false),
+            cpu_saturated: tokio::sync::watch::Sender::new(false),
+            lateness_us: AtomicU64::new(0),
             n_refused: AtomicU64::new(0),
         }
+    }
+
+    /// Like [`Admission::admit`], but a bulk write that finds the CPU saturated first waits (up to
+    /// [`BULK_CPU_WAIT_MAX`]) for it to clear: the request is already here, so waiting costs nothing, and the bulk work
+    /// goes on the moment the CPU is free — with no round trip and no idle gap, which a refusal would cost the
+    /// importer. Only a saturation that lasts is refused.
+    pub async fn admit_when_cpu_free(
+        &self,
+        pid: PartitionId,
+        n_bytes: usize,
+        class: WriteClass,
+    ) -> Result<Ticket<'_>, ApiError> {
+        if class == WriteClass::Bulk {
+            let mut saturated = self.cpu_saturated.subscribe();
+            let _ = tokio::time::timeout(BULK_CPU_WAIT_MAX, saturated.wait_for(|saturated| !saturated)).await;
+        }
+        self.admit(pid, n_bytes, class)
     }
 
     /// Admits a write of `n_bytes` to `pid`, or says how long to wait before trying again.
@@ -102,8 +124,15 @@ impl Admission {
         if class == WriteClass::Bulk && self.near_stall.load(Ordering::Acquire) {
             return Err(self.refuse(pid, RETRY_AFTER_WRITE_STALL, "storage is near a write stall: bulk writes wait"));
         }
-        if class == WriteClass::Bulk && self.cpu_saturated.load(Ordering::Acquire) {
+        if class == WriteClass::Bulk && *self.cpu_saturated.borrow() {
             return Err(self.refuse(pid, RETRY_AFTER_CPU_SATURATED, "the node's CPU is saturated: bulk writes wait"));
+        }
+        if class == WriteClass::Interactive && self.overwhelmed() {
+            return Err(self.refuse(
+                pid,
+                RETRY_AFTER_CPU_SATURATED,
+                "the node's CPU cannot keep up with the writes already queued: retry later",
+            ));
         }
         let n_bytes = n_bytes as u64;
         let writes_max = PROPOSALS_IN_FLIGHT_MAX * class.quarters() / 4;
@@ -130,6 +159,14 @@ impl Admission {
             WriteClass::Bulk => RETRY_AFTER_BULK,
         };
         Err(self.refuse(pid, retry_after, "too many writes waiting for commit"))
+    }
+
+    /// The runtime has been late by more than [`SCHEDULING_DELAY_INTERACTIVE_MAX`] while writes queue: more
+    /// admitted writes would only lengthen the queue, and every answer — refusals included — would come later. A
+    /// refusal now costs the caller one retry; one later would cost it its deadline.
+    fn overwhelmed(&self) -> bool {
+        self.lateness_us.load(Ordering::Acquire) > SCHEDULING_DELAY_INTERACTIVE_MAX.as_micros() as u64
+            && self.node.n_writes.load(Ordering::Acquire) >= NODE_QUEUED_WRITES_OVERWHELMED
     }
 
     fn refuse(&self, pid: PartitionId, retry_after: Duration, why: &str) -> ApiError {
@@ -196,14 +233,18 @@ impl Admission {
                 let Some(admission) = admission.upgrade() else {
                     return;
                 };
-                admission.cpu_saturated.store(worst > SCHEDULING_DELAY_BULK_MAX, Ordering::Release);
+                admission.lateness_us.store(worst.as_micros() as u64, Ordering::Release);
+                admission.cpu_saturated.send_if_modified(|saturated| {
+                    let now = worst > SCHEDULING_DELAY_BULK_MAX;
+                    std::mem::replace(saturated, now) != now
+                });
             }
         });
     }
 
     #[cfg(test)]
     fn set_cpu_saturated(&self, saturated: bool) {
-        self.cpu_saturated.store(saturated, Ordering::Release);
+        self.cpu_saturated.send_replace(saturated);
     }
 
     #[cfg(test)]
@@ -285,12 +326,47 @@ mod tests {
     }
 
     #[test]
+    fn an_overwhelmed_node_refuses_interactive_writes_only_while_writes_queue() {
+        let admission = Admission::new([PID]);
+        admission.lateness_us.store(SCHEDULING_DELAY_INTERACTIVE_MAX.as_micros() as u64 * 2, Ordering::Release);
+        let queued: Vec<Ticket> = (0..NODE_QUEUED_WRITES_OVERWHELMED - 1)
+            .map(|_| admission.admit(PID, 10, WriteClass::Interactive).expect("a short queue is admitted even late"))
+            .collect();
+        let _last = admission.admit(PID, 10, WriteClass::Interactive).expect("still short");
+        let refused = admission.admit(PID, 10, WriteClass::Interactive).err().expect("queued and late");
+        assert_eq!(retry_after(refused), RETRY_AFTER_CPU_SATURATED.as_millis() as u32);
+        admission.lateness_us.store(0, Ordering::Release);
+        assert!(admission.admit(PID, 10, WriteClass::Interactive).is_ok(), "on time again: admitted");
+        drop(queued);
+    }
+
+    #[test]
     fn a_saturated_cpu_holds_back_bulk_writes_only() {
         let admission = Admission::new([PID]);
         admission.set_cpu_saturated(true);
         let refused = admission.admit(PID, 10, WriteClass::Bulk).err().expect("bulk waits");
         assert_eq!(retry_after(refused), RETRY_AFTER_CPU_SATURATED.as_millis() as u32);
         assert!(admission.admit(PID, 10, WriteClass::Interactive).is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_bulk_write_waits_for_the_cpu_to_clear_and_is_refused_only_when_it_does_not() {
+        let admission = Arc::new(Admission::new([PID]));
+        admission.set_cpu_saturated(true);
+        let started = tokio::time::Instant::now();
+        let refused = admission.admit_when_cpu_free(PID, 10, WriteClass::Bulk).await.err().expect("still saturated");
+        assert_eq!(retry_after(refused), RETRY_AFTER_CPU_SATURATED.as_millis() as u32);
+        assert_eq!(started.elapsed(), BULK_CPU_WAIT_MAX, "waited its bound first");
+        assert!(admission.admit_when_cpu_free(PID, 10, WriteClass::Interactive).await.is_ok(), "interactive: no wait");
+
+        let clears = admission.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(BULK_CPU_WAIT_MAX / 4).await;
+            clears.set_cpu_saturated(false);
+        });
+        let started = tokio::time::Instant::now();
+        assert!(admission.admit_when_cpu_free(PID, 10, WriteClass::Bulk).await.is_ok());
+        assert_eq!(started.elapsed(), BULK_CPU_WAIT_MAX / 4, "admitted the moment the CPU cleared");
     }
 
     /// A runtime whose only worker is held runs the probe late: the CPU counts as saturated until it is free.
@@ -302,11 +378,11 @@ mod tests {
         // Hold the one worker thread, as a long synchronous task would.
         std::thread::sleep(SCHEDULING_DELAY_BULK_MAX * 3);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        while !admission.cpu_saturated.load(Ordering::Acquire) {
+        while !*admission.cpu_saturated.borrow() {
             assert!(tokio::time::Instant::now() < deadline, "lateness never noticed");
             tokio::time::sleep(SCHEDULING_PROBE_INTERVAL).await;
         }
-        while admission.cpu_saturated.load(Ordering::Acquire) {
+        while *admission.cpu_saturated.borrow() {
             assert!(tokio::time::Instant::now() < deadline, "never recovered");
             tokio::time::sleep(SCHEDULING_PROBE_INTERVAL).await;
         }

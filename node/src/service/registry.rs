@@ -240,6 +240,7 @@ impl RegistryService {
             votes_granted: self.groups.votes_granted(),
             leader_changes: self.groups.leader_changes(),
             writes_refused: self.admission.n_refused(),
+            late_heartbeats: crate::raft::late_heartbeats::count(),
         }
     }
 }

@@ -45,7 +45,7 @@ impl RegistryService {
         };
         let command = pb::Command { op: Some(command) };
         // Held until applied (or failed). On a follower openraft refuses at once (NOT_LEADER): held for an instant.
-        let _ticket = self.admission.admit(group.spec.id, n_bytes, class)?;
+        let _ticket = self.admission.admit_when_cpu_free(group.spec.id, n_bytes, class).await?;
         let request = RaftRequest(std::sync::Arc::new(command));
         let written = tokio::time::timeout(WRITE_WAIT_DEFAULT, group.raft.client_write(request))
             .await

@@ -72,6 +72,13 @@ pub fn db_options() -> (Options, [ColumnFamilyDescriptor; 3]) {
     options.create_if_missing(true);
     options.create_missing_column_families(true);
     options.set_max_background_jobs(2);
+    // Compaction is elastic work: it runs niced, so on a saturated box the Raft path (heartbeats, log appends,
+    // the WAL fsync) gets the CPU first and compaction takes what is left. Flushes keep normal priority: a
+    // memtable that cannot flush stalls every write.
+    if let Ok(mut env) = rocksdb::Env::new() {
+        env.lower_thread_pool_cpu_priority();
+        options.set_env(&env);
+    }
     options.set_compression_type(rocksdb::DBCompressionType::Lz4);
     // Write back flush and compaction output (and the WAL) as it is written, so a WAL fsync — every
     // acknowledged write and every Raft vote waits for one — does not stall behind a large backlog of dirty
