@@ -24,7 +24,7 @@ const FAILED_HEARTBEAT: &str = "failed to send a heartbeat";
 /// deadline exceeded).
 const LATE_MARKERS: [&str; 3] = ["Elapsed", "Timeout expired", "DeadlineExceeded"];
 /// How often the count is summarized in the log while it grows.
-pub const SUMMARY_INTERVAL: Duration = Duration::from_secs(60);
+const SUMMARY_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Heartbeats this process's leaders sent that were not answered within the heartbeat interval.
 static LATE_HEARTBEATS: AtomicU64 = AtomicU64::new(0);

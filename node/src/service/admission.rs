@@ -112,7 +112,7 @@ impl Admission {
     }
 
     /// Admits a write of `n_bytes` to `pid`, or says how long to wait before trying again.
-    pub fn admit(&self, pid: PartitionId, n_bytes: usize, class: WriteClass) -> Result<Ticket<'_>, ApiError> {
+    fn admit(&self, pid: PartitionId, n_bytes: usize, class: WriteClass) -> Result<Ticket<'_>, ApiError> {
         let Some(load) = self.partitions.get(&pid) else {
             // Not hosted here: the caller's own check reports it.
             return Err(ApiError::PartitionNotHosted {
