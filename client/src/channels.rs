@@ -63,6 +63,8 @@ pub(crate) type NodeChannel = InterceptedService<Channel, ClusterPin>;
 #[derive(Debug)]
 pub(crate) struct Channels {
     connect_timeout: Duration,
+    /// Mutual TLS for every connection when the caller has a certificate.
+    tls: Option<Arc<dancu_tls::ReloadingTls>>,
     pub(crate) pin: ClusterPin,
     /// Keyed by `host:port`; bounded by the number of addresses the cluster and the caller name.
     by_addr: Mutex<HashMap<String, NodeChannel>>,
@@ -71,9 +73,10 @@ pub(crate) struct Channels {
 }
 
 impl Channels {
-    pub(crate) fn new(connect_timeout: Duration) -> Channels {
+    pub(crate) fn new(connect_timeout: Duration, tls: Option<Arc<dancu_tls::ReloadingTls>>) -> Channels {
         Channels {
             connect_timeout,
+            tls,
             pin: ClusterPin::default(),
             by_addr: Mutex::new(HashMap::new()),
             suspect_until: Mutex::new(HashMap::new()),
@@ -86,7 +89,12 @@ impl Channels {
         if let Some(channel) = by_addr.get(addr) {
             return Ok(channel.clone());
         }
-        let channel = InterceptedService::new(self.endpoint(addr)?.connect_lazy(), self.pin.clone());
+        let endpoint = self.endpoint(addr)?;
+        let channel = match &self.tls {
+            Some(tls) => endpoint.connect_with_connector_lazy(dancu_tls::connector::connector(tls.clone())),
+            None => endpoint.connect_lazy(),
+        };
+        let channel = InterceptedService::new(channel, self.pin.clone());
         by_addr.insert(addr.to_string(), channel.clone());
         Ok(channel)
     }

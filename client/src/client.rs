@@ -213,8 +213,19 @@ impl Client {
             return Err(ClientError::Config(format!("endpoint {empty_idx} is empty")));
         }
         let deadline = Instant::now() + options.deadline;
+        let tls = match &options.tls {
+            None => None,
+            Some(identity) => {
+                let caller = dancu_tls::PeerIdentity::caller(&identity.name)
+                    .map_err(|error| ClientError::Config(error.to_string()))?;
+                let tls = dancu_tls::ReloadingTls::load(dancu_tls::TlsDir::new(&identity.dir, caller))
+                    .map_err(|error| ClientError::Config(format!("TLS: {error}")))?;
+                tls.watch();
+                Some(tls)
+            }
+        };
         let inner = Inner {
-            channels: Channels::new(options.connect_timeout),
+            channels: Channels::new(options.connect_timeout, tls),
             coalescer: Coalescer::new(options.get_batches_in_flight),
             endpoints: endpoints.iter().map(|endpoint| endpoint.trim().to_string()).collect(),
             table: RwLock::new(RoutingTable::default()),
@@ -473,6 +484,32 @@ impl Client {
                 ClientError::Unavailable { message }
             }
         })
+    }
+
+    /// Who the cluster takes this client for (its certificate's identity), its role and what the role allows; from
+    /// the first endpoint that answers.
+    pub async fn who_am_i(&self) -> Result<dancu_proto::v1::WhoAmIResponse, ClientError> {
+        let timeout = self.options.rpc_timeout.min(self.options.deadline);
+        let mut last_error = None;
+        for endpoint in &self.inner.endpoints {
+            let channel = self.inner.channels.get(endpoint)?;
+            let mut request = Request::new(dancu_proto::v1::WhoAmIRequest {});
+            request.set_timeout(timeout);
+            let mut registry = RegistryClient::new(channel);
+            let answer =
+                bounded(timeout, async move { registry.who_am_i(request).await.map(Response::into_inner) }).await;
+            match answer {
+                Ok(who) => return Ok(who),
+                Err(status) => match classify(&status) {
+                    Disposition::Fail(error) => return Err(error),
+                    _ => {
+                        last_error =
+                            Some(ClientError::Connect { endpoint: endpoint.clone(), message: describe(&status) })
+                    }
+                },
+            }
+        }
+        Err(last_error.unwrap_or_else(|| ClientError::Config("no endpoints given".to_string())))
     }
 
     /// Re-reads the partition map and leaders from the first endpoint that answers.

@@ -70,6 +70,16 @@ pub enum ClientError {
         /// How long the node asked the caller to wait.
         retry_after: Duration,
     },
+    /// The caller's certificate identity may not do this (unknown caller, operation or purpose not allowed by its
+    /// role, record outside its province scope, a hidden field asked about); never retried. Says nothing about
+    /// whether a record exists.
+    #[error("permission denied ({reason}): {message}")]
+    PermissionDenied {
+        /// `unknown_caller`, `operation_not_allowed`, `purpose_not_allowed`, `out_of_scope` or `field_hidden`.
+        reason: String,
+        /// The server's explanation.
+        message: String,
+    },
     /// The personal ID was cancelled by an ID correction; `replaced_by` is the ID that replaced it.
     #[error("personal ID {id} was cancelled and replaced by {replaced_by}")]
     IdReplaced {
@@ -169,6 +179,18 @@ pub(crate) fn classify(status: &Status) -> Disposition {
         // transport failure tonic reported as UNAVAILABLE (connection refused, reset, no route).
         Code::Unavailable if detail.is_some() => Disposition::Backoff { message, retry_after: None },
         Code::Unavailable => Disposition::Unreachable { message, timed_out: false },
+        Code::PermissionDenied => {
+            let reason = match reason {
+                Some(ErrorReason::UnknownCaller) => "unknown_caller",
+                Some(ErrorReason::OperationNotAllowed) => "operation_not_allowed",
+                Some(ErrorReason::PurposeNotAllowed) => "purpose_not_allowed",
+                Some(ErrorReason::OutOfScope) => "out_of_scope",
+                Some(ErrorReason::FieldHidden) => "field_hidden",
+                _ => "unspecified",
+            };
+            let message = strip_prefix_once(&message, "permission denied: ");
+            Disposition::Fail(ClientError::PermissionDenied { reason: reason.to_string(), message })
+        }
         Code::ResourceExhausted => {
             let retry_after = detail.map(|detail| Duration::from_millis(detail.retry_after_ms.into()));
             Disposition::Backoff { message, retry_after: retry_after.filter(|after| !after.is_zero()) }

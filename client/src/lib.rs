@@ -79,7 +79,7 @@ pub use client::{
 };
 pub use error::ClientError;
 pub use import::{import, BadLine, ImportError, ImportFailure, ImportOptions, ImportProgress, ImportSummary};
-pub use options::ClientOptions;
+pub use options::{ClientOptions, TlsIdentity};
 
 /// The dancu.v1 messages this API takes and returns.
 pub use dancu_proto::v1 as proto;

@@ -1,6 +1,15 @@
 //! Per-client settings.
 
+use std::path::PathBuf;
 use std::time::Duration;
+
+/// Which certificate a client presents: the directory `dancuctl certs` wrote and the caller's name in it
+/// (`DIR/ca.crt`, `DIR/NAME.crt`, `DIR/NAME.key`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsIdentity {
+    pub dir: PathBuf,
+    pub name: String,
+}
 
 /// How a [`Client`](crate::Client) times and labels its calls.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +37,9 @@ pub struct ClientOptions {
     /// hint within the deadline (default true). Off, such a call fails at once with
     /// [`ClientError::Overloaded`](crate::ClientError::Overloaded): for a caller that sheds load itself.
     pub retry_overloaded: bool,
+    /// Mutual TLS as this caller (required by clusters with `tls.mode = "mutual"`); `None` (the default) speaks
+    /// plaintext, which such a cluster refuses. The files are reloaded when they change.
+    pub tls: Option<TlsIdentity>,
 }
 
 impl Default for ClientOptions {
@@ -40,6 +52,7 @@ impl Default for ClientOptions {
             get_batches_in_flight: 2,
             cluster_id: None,
             retry_overloaded: true,
+            tls: None,
         }
     }
 }

@@ -4,7 +4,9 @@
 //! A configuration names the nodes, the datacenters they sit in and which provinces each provincial datacenter
 //! serves. From it every node derives the same [`PartitionMap`]: one partition per province code (split into
 //! several contiguous ranges where `[[partitions.splits]]` says so), each with its replica set and preferred
-//! leader (see [`ClusterConfig::partition_map`] for the placement rule).
+//! leader (see [`ClusterConfig::partition_map`] for the placement rule). It also says who may do what: whether
+//! connections are mutual TLS (`[tls]`), the `[[roles]]` with their operations, hidden fields, provinces, purposes
+//! and quotas, and the `[[callers]]` (certificate identities) each role is granted to.
 //!
 //! Architecture invariant: this crate does no I/O except reading the file in [`ClusterConfig::load`], and the
 //! partition map is a pure function of the configuration, so every node computes the same map.
@@ -32,8 +34,10 @@
 
 #![warn(missing_docs)]
 
+mod access;
 mod error;
 pub mod limits;
+mod operation;
 mod partition_map;
 mod personal_id;
 mod placement;
@@ -43,7 +47,9 @@ mod validate;
 
 use std::fmt;
 
+pub use access::{CallerConfig, RoleConfig, TlsConfig, TlsMode, ANY_PURPOSE, CITIZEN_FIELDS};
 pub use error::{ConfigError, ValidationError, ValidationErrors};
+pub use operation::{Operation, UnknownOperation};
 pub use partition_map::{PartitionMap, PartitionSpec};
 pub use schema::{
     ClusterConfig, DatacenterConfig, DatacenterKind, NodeConfig, PartitionsConfig, PlacementConfig, RaftConfig,

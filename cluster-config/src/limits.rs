@@ -24,5 +24,13 @@ pub const HEARTBEAT_INTERVAL_MS_MIN: u64 = 10;
 /// `[raft] max_clock_drift_ppm` at most 20 %: beyond it the lease left for reads is under two thirds of its length.
 pub const CLOCK_DRIFT_PPM_MAX: u32 = 200_000;
 
+/// Longest role or caller name, in bytes: a caller's name is the identity in its certificate and is written into
+/// every audit record, so it stays short.
+pub const ACCESS_NAME_BYTES_MAX: usize = 64;
+
+/// Longest purpose a role may list, in bytes; well under the node's limit on a request's purpose (128), so every
+/// configured purpose can be sent.
+pub const ROLE_PURPOSE_BYTES_MAX: usize = 64;
+
 const _: () = assert!(PARTITIONS_PER_PROVINCE_MAX as u32 <= PARTITION_ID_PROVINCE_STRIDE);
 const _: () = assert!(PROVINCE_CODE_DIGITS < PERSONAL_ID_DIGITS);

@@ -4,12 +4,12 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ConfigError, NodeId};
+use crate::{CallerConfig, ConfigError, NodeId, RoleConfig, TlsConfig};
 
 /// Path reported for configurations parsed from a string rather than a file.
 const STRING_SOURCE_PATH: &str = "<string>";
 
-/// A whole cluster: nodes, datacenters, partitioning and Raft tuning.
+/// A whole cluster: nodes, datacenters, partitioning, Raft tuning and access control.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterConfig {
@@ -26,6 +26,15 @@ pub struct ClusterConfig {
     /// `[raft]`: timing and log compaction.
     #[serde(default)]
     pub raft: RaftConfig,
+    /// `[tls]`: plaintext or mutual TLS; plaintext when absent.
+    #[serde(default, skip_serializing_if = "TlsConfig::is_default")]
+    pub tls: TlsConfig,
+    /// `[[roles]]`: what callers may do (mutual TLS only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<RoleConfig>,
+    /// `[[callers]]`: certificate identities and their roles (mutual TLS only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub callers: Vec<CallerConfig>,
 }
 
 /// One node (`[[nodes]]`).

@@ -2,6 +2,7 @@
 //!
 //! Rules never stop at the first problem: an operator fixing a file wants the whole list at once.
 
+mod access;
 mod address;
 mod datacenters;
 mod nodes;
@@ -19,7 +20,11 @@ impl ClusterConfig {
     /// provincial datacenter has a node; `replicas` is 3 or 5 with at least as many nodes; splits name an
     /// existing province once, with 12-digit points strictly increasing inside its range, above its start;
     /// placements name an existing partition once, with exactly `replicas` distinct known nodes and a preferred
-    /// leader among them; `raft` timings satisfy `10 ≤ heartbeat < election min < election max`.
+    /// leader among them; `raft` timings satisfy `10 ≤ heartbeat < election min < election max`. Access control:
+    /// roles and callers only with `tls.mode = "mutual"`; role and caller names unique, `[a-z0-9][a-z0-9-]*` of at
+    /// most 64 bytes; each role lists at least one operation and one purpose; operations, hidden fields (never
+    /// `id`), provinces and purposes are known, well formed and listed once; `"*"` is a role's only purpose;
+    /// `requests_per_s` and `burst` are above zero, `burst` only with `requests_per_s`; each caller's role exists.
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         let mut report = Report::default();
         if self.cluster_name.is_empty() {
@@ -29,6 +34,7 @@ impl ClusterConfig {
         datacenters::check(self, &mut report);
         partitions::check(self, &mut report);
         raft::check(&self.raft, &mut report);
+        access::check(self, &mut report);
         report.finish()
     }
 }

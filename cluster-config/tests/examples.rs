@@ -4,12 +4,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use dancu_cluster_config::provinces::PROVINCES;
-use dancu_cluster_config::{ClusterConfig, ConfigError, DatacenterKind, NodeId, PartitionId, PartitionMap};
+use dancu_cluster_config::{ClusterConfig, ConfigError, DatacenterKind, NodeId, Operation, PartitionId, PartitionMap};
 
 // Relative to the package root, where cargo runs its tests: a path fixed at compile time would name the checkout
 // that built the binary, which a shared target dir may hand to another checkout.
 const LOCAL_3: &str = "examples/local-3.toml";
 const NATIONAL: &str = "examples/national.toml";
+const LOCAL_3_SECURE: &str = "examples/local-3-secure.toml";
 
 fn load(path: &str) -> ClusterConfig {
     match ClusterConfig::load(Path::new(path)) {
@@ -70,6 +71,57 @@ fn local_3_ranges_and_ids() {
     let last = &map.partitions[62];
     assert_eq!((last.id, last.range_end.as_str()), (PartitionId(9600), "096999999999"));
     assert_eq!(map.partition_for("079212345678").map(|spec| spec.id), Some(PartitionId(7900)));
+}
+
+#[test]
+fn local_3_secure_is_local_3_on_other_ports_with_mutual_tls() {
+    let secure = load(LOCAL_3_SECURE);
+    let mut expected = load(LOCAL_3);
+    let local_addrs: Vec<String> = expected.nodes.iter().map(|node| node.addr.clone()).collect();
+    for node in &mut expected.nodes {
+        node.addr = node.addr.replace(":71", ":72");
+        node.metrics_addr = node.metrics_addr.as_ref().map(|addr| addr.replace(":91", ":92"));
+    }
+    assert_eq!(secure.nodes, expected.nodes);
+    assert_eq!(
+        (&secure.datacenters, &secure.partitions, &secure.raft),
+        (&expected.datacenters, &expected.partitions, &expected.raft)
+    );
+    assert_eq!(secure.cluster_name, "dancu-local-secure");
+    assert!(secure.requires_tls());
+    assert!(!expected.requires_tls() && expected.roles.is_empty() && expected.callers.is_empty());
+    // Both clusters can run on one machine at once.
+    assert!(secure.nodes.iter().all(|node| !local_addrs.contains(&node.addr)), "{local_addrs:?}");
+}
+
+#[test]
+fn local_3_secure_grants_each_caller_its_role() {
+    let config = load(LOCAL_3_SECURE);
+    let role_of = |caller: &str| config.role_of_caller(caller).map(|role| role.name.as_str());
+    assert_eq!(role_of("admin"), Some("operator"));
+    assert_eq!(role_of("bank"), Some("bank-kyc"));
+    assert_eq!(role_of("health-ministry"), Some("health"));
+    assert_eq!(role_of("hanoi-police"), Some("hanoi-police"));
+    assert_eq!(role_of("operator"), None);
+
+    let operator = config.role("operator").expect("operator role");
+    assert_eq!(operator.operations(), Operation::ALL);
+    assert!(operator.allows_purpose("anything") && operator.in_scope("096") && operator.burst().is_none());
+
+    let bank = config.role("bank-kyc").expect("bank role");
+    assert_eq!(bank.operations(), [Operation::Verify]);
+    assert!(bank.allows_purpose("kyc") && !bank.allows_purpose("marketing"));
+    assert_eq!((bank.requests_per_s, bank.burst()), (Some(200), Some(400)));
+
+    let health = config.role("health").expect("health role");
+    assert_eq!(health.operations(), [Operation::Get, Operation::BatchGet]);
+    assert_eq!(health.hidden_fields, ["ethnicity", "religion"]);
+    assert_eq!((health.requests_per_s, health.burst()), (Some(500), Some(500)));
+
+    let police = config.role("hanoi-police").expect("police role");
+    assert!(police.allows(Operation::Scan) && !police.allows(Operation::Put) && !police.allows(Operation::Verify));
+    assert!(police.in_scope("001") && !police.in_scope("079"));
+    assert!(police.allows_purpose("investigation") && !police.allows_purpose("treatment"));
 }
 
 #[test]
@@ -171,7 +223,7 @@ fn national_spreads_replicas_over_regional_nodes() {
 
 #[test]
 fn examples_round_trip_through_toml() {
-    for path in [LOCAL_3, NATIONAL] {
+    for path in [LOCAL_3, NATIONAL, LOCAL_3_SECURE] {
         let config = load(path);
         let text = config.to_toml_string();
         match ClusterConfig::from_toml_str(&text) {
@@ -183,7 +235,7 @@ fn examples_round_trip_through_toml() {
 
 #[test]
 fn partition_map_is_deterministic() {
-    for path in [LOCAL_3, NATIONAL] {
+    for path in [LOCAL_3, NATIONAL, LOCAL_3_SECURE] {
         let config = load(path);
         assert_eq!(map_of(&config), map_of(&config), "{path}");
         // The order nodes are listed in must not matter either.

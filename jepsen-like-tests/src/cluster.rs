@@ -86,6 +86,9 @@ pub struct ClusterSpec {
     /// Put every node's data dir on a `dancu-lazyfs` mount (this binary) over `node-N.backing/`, so
     /// [`LocalCluster::power_loss`] can drop what a node did not fsync. Needs root and `/dev/fuse`.
     pub lazyfs_bin: Option<PathBuf>,
+    /// Mutual TLS (a configuration with `tls.mode = "mutual"`): the directory `dancuctl certs` wrote, passed to
+    /// every node as `--tls-dir`, and the caller whose certificate the harness presents for its Status calls.
+    pub tls: Option<dancu_tls::TlsDir>,
 }
 
 impl ClusterSpec {
@@ -105,6 +108,7 @@ impl ClusterSpec {
             cpu_cap: None,
             initially_down: Vec::new(),
             lazyfs_bin: None,
+            tls: None,
         }
     }
 }
@@ -149,6 +153,8 @@ pub struct LocalCluster {
     nodes: Vec<NodeProcess>,
     keep_dir: bool,
     initially_down: Vec<u64>,
+    /// The harness's own TLS identity for Status calls, when the cluster runs mutual TLS.
+    tls: Option<std::sync::Arc<dancu_tls::ReloadingTls>>,
 }
 
 impl LocalCluster {
@@ -156,6 +162,17 @@ impl LocalCluster {
     /// cluster whose node exits because its address is in use (another process took the port) is started again
     /// on new ports, up to three times.
     pub fn start(spec: ClusterSpec) -> Result<LocalCluster, HarnessError> {
+        let mut cluster = LocalCluster::start_nodes(&spec)?;
+        if let Some(tls) = &spec.tls {
+            let loaded = dancu_tls::ReloadingTls::load(tls.clone())
+                .map_err(|error| HarnessError::Config(format!("the harness's TLS identity: {error}")))?;
+            cluster.tls = Some(loaded);
+        }
+        Ok(cluster)
+    }
+
+    fn start_nodes(spec: &ClusterSpec) -> Result<LocalCluster, HarnessError> {
+        let spec = spec.clone();
         let base = BaseDir::create(spec.base_dir.as_deref())?;
         let keep_dir = spec.keep_dir || std::env::var(KEEP_CLUSTER_ENV).is_ok_and(|value| value == "1");
         if let Some(config) = &spec.config {
@@ -228,16 +245,20 @@ impl LocalCluster {
             })
             .collect();
         nodes.sort_by_key(|node| node.id);
+        let mut extra_args = spec.extra_node_args.clone();
+        if let Some(tls) = &spec.tls {
+            extra_args.extend(["--tls-dir".to_string(), tls.dir.display().to_string()]);
+        }
         let launch = Launch {
             node_bin: spec.node_bin.clone(),
             config_path: config_path.clone(),
-            extra_args: spec.extra_node_args.clone(),
+            extra_args,
             command_prefix: spec.node_command_prefix.clone(),
             cpu_cap: spec.cpu_cap.clone(),
         };
         let initially_down = spec.initially_down.clone();
         let lazy = spec.lazyfs_bin.clone().map(LazyMounts::new);
-        LocalCluster { lazy, base, config_path, config, launch, nodes, keep_dir, initially_down }
+        LocalCluster { lazy, base, config_path, config, launch, nodes, keep_dir, initially_down, tls: None }
     }
 
     fn spawn_all(&mut self) -> Result<(), HarnessError> {
@@ -488,7 +509,11 @@ impl LocalCluster {
             .map_err(|error| failed(error.to_string()))?
             .connect_timeout(STATUS_CONNECT_TIMEOUT)
             .timeout(STATUS_RPC_TIMEOUT);
-        let channel = endpoint.connect().await.map_err(|error| failed(format!("connect: {error}")))?;
+        let connected = match &self.tls {
+            Some(tls) => endpoint.connect_with_connector(dancu_tls::connector::connector(tls.clone())).await,
+            None => endpoint.connect().await,
+        };
+        let channel = connected.map_err(|error| failed(format!("connect: {error}")))?;
         let response = RegistryClient::new(channel)
             .status(StatusRequest {})
             .await

@@ -31,6 +31,9 @@ pub fn loopback_config(ports: &[u16], replicas: u8, raft: RaftConfig) -> Cluster
         }],
         partitions: PartitionsConfig { replicas, ..PartitionsConfig::default() },
         raft,
+        tls: Default::default(),
+        roles: Vec::new(),
+        callers: Vec::new(),
     }
 }
 

@@ -47,6 +47,10 @@ struct Args {
     /// founder that lost its disk).
     #[arg(long)]
     join: bool,
+    /// The directory `dancuctl certs` wrote: `ca.crt`, `node-<id>.crt`, `node-<id>.key`. Required when the
+    /// configuration says `tls.mode = "mutual"`. The files are reloaded when they change (or on SIGHUP).
+    #[arg(long, env = "DANCU_TLS_DIR")]
+    tls_dir: Option<PathBuf>,
 }
 
 async fn shutdown_signal() {
@@ -98,6 +102,7 @@ fn main() -> ExitCode {
         join: if args.join { JoinMode::Existing } else { JoinMode::New },
         group_options: GroupOptions { unsafe_early_votes: args.unsafe_early_votes },
         durability: if args.unsafe_skip_fsync { Durability::UnsafeSkipFsync } else { Durability::Fsync },
+        tls_dir: args.tls_dir,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,

@@ -9,6 +9,7 @@ use dancu_cluster_config::{ClusterConfig, NodeId};
 use dancu_proto::v1::admin_server::AdminServer;
 use dancu_proto::v1::raft_server::RaftServer;
 use dancu_proto::v1::registry_server::RegistryServer;
+use dancu_tls::{PeerIdentity, ReloadingTls, TlsDir};
 use tonic::transport::server::TcpIncoming;
 
 use crate::identity::guard::ClusterGuard;
@@ -18,8 +19,10 @@ use crate::limits::GRPC_MESSAGE_BYTES_MAX;
 use crate::raft::groups::{GroupOptions, Groups};
 use crate::raft::network::Peers;
 use crate::raft::service::RaftService;
+use crate::service::access::AccessPolicy;
 use crate::service::admin::AdminService;
 use crate::service::admission::Admission;
+use crate::service::caller::CallerGate;
 use crate::service::encoded_reads::RegistryRoutes;
 use crate::service::linearizer::ReadMode;
 use crate::service::registry::RegistryService;
@@ -36,6 +39,9 @@ pub struct NodeOptions {
     pub join: JoinMode,
     pub group_options: GroupOptions,
     pub durability: Durability,
+    /// The directory `dancuctl certs` wrote (`ca.crt`, `node-N.crt`, `node-N.key`): required when the configuration
+    /// says `tls.mode = "mutual"`, refused otherwise.
+    pub tls_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +64,27 @@ pub enum NodeError {
     Serve(#[from] tonic::transport::Error),
     #[error("reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    #[error("TLS: {0}")]
+    Tls(#[from] dancu_tls::TlsError),
+    #[error("the configuration says tls.mode = \"mutual\": start the node with --tls-dir DIR (see `dancuctl certs`)")]
+    TlsDirMissing,
+    #[error("--tls-dir given, but the configuration's tls.mode is \"insecure-plaintext\"; set tls.mode = \"mutual\"")]
+    TlsNotConfigured,
+    #[error("access rules: {0}")]
+    Access(#[from] crate::service::field_mask::FieldMaskError),
+}
+
+/// The node's TLS material when the configuration requires mutual TLS, watched for renewals.
+fn load_tls(options: &NodeOptions) -> Result<Option<Arc<ReloadingTls>>, NodeError> {
+    match (options.config.requires_tls(), &options.tls_dir) {
+        (false, None) => Ok(None),
+        (false, Some(_)) => Err(NodeError::TlsNotConfigured),
+        (true, None) => Err(NodeError::TlsDirMissing),
+        (true, Some(dir)) => {
+            let tls = ReloadingTls::load(TlsDir::new(dir, PeerIdentity::Node(options.node_id)))?;
+            Ok(Some(tls))
+        }
+    }
 }
 
 fn listen_addr(addr: &str) -> Result<SocketAddr, NodeError> {
@@ -89,8 +116,13 @@ pub async fn run(options: NodeOptions, shutdown: impl std::future::Future<Output
     let addr = listen_addr(&node.addr)?;
     // Probe the address before opening storage: a second process on the same address fails before touching data.
     drop(std::net::TcpListener::bind(addr).map_err(|source| NodeError::Bind { addr, source })?);
+    let tls = load_tls(&options)?;
+    let access = Arc::new(AccessPolicy::from_config(&options.config)?);
     let store = Store::open_with(&options.data_dir, options.durability)?;
-    let peers = Arc::new(Peers::default());
+    if let Some(tls) = &tls {
+        tls.watch();
+    }
+    let peers = Arc::new(Peers::new(tls.clone()));
     tokio::pin!(shutdown);
     let identity = tokio::select! {
         identity = establish(&store, &options.config, options.node_id, options.join, &peers) => Arc::new(identity?),
@@ -127,25 +159,35 @@ pub async fn run(options: NodeOptions, shutdown: impl std::future::Future<Output
     let admission = Arc::new(Admission::new(groups.iter().map(|group| group.spec.id)));
     admission.watch_storage(groups.store.clone());
     admission.watch_scheduling();
-    let registry =
-        RegistryRoutes::new(RegistryService { groups: groups.clone(), read_mode: options.read_mode, admission });
+    let registry = RegistryRoutes::new(RegistryService {
+        groups: groups.clone(),
+        read_mode: options.read_mode,
+        admission,
+        access: access.clone(),
+    });
     let raft = RaftServer::new(RaftService { groups: groups.clone() })
         .max_decoding_message_size(GRPC_MESSAGE_BYTES_MAX)
         .max_encoding_message_size(GRPC_MESSAGE_BYTES_MAX);
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tonic::transport::Server::builder()
+    let admin = AdminServer::new(AdminService { groups: groups.clone() });
+    let router = tonic::transport::Server::builder()
         .http2_max_pending_accept_reset_streams(Some(pending_accept_resets_max(n_groups)))
-        .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .add_service(ClusterGuard::new(registry, identity.clone()))
-        .add_service(ClusterGuard::new(raft, identity.clone()))
-        .add_service(ClusterGuard::new(AdminServer::new(AdminService { groups: groups.clone() }), identity.clone()))
-        .serve_with_incoming_shutdown(incoming, async {
-            let _ = stop_rx.await;
-        });
-    let server = tokio::spawn(server);
+        .add_service(CallerGate::new(health_service, access.clone()))
+        .add_service(CallerGate::new(reflection_v1, access.clone()))
+        .add_service(CallerGate::new(reflection_v1alpha, access.clone()))
+        .add_service(CallerGate::new(ClusterGuard::new(registry, identity.clone()), access.clone()))
+        .add_service(CallerGate::new(ClusterGuard::new(raft, identity.clone()), access.clone()))
+        .add_service(CallerGate::new(ClusterGuard::new(admin, identity.clone()), access.clone()));
+    let stopped = async {
+        let _ = stop_rx.await;
+    };
+    let server = match tls {
+        Some(tls) => {
+            tokio::spawn(router.serve_with_incoming_shutdown(dancu_tls::incoming::incoming(incoming, tls), stopped))
+        }
+        None => tokio::spawn(router.serve_with_incoming_shutdown(incoming, stopped)),
+    };
 
     groups.bootstrap().await;
     groups.watch_recovery();

@@ -1,6 +1,7 @@
 //! `dancuctl`: argument parsing, dispatch, output and exit codes. One module per command group.
 
 mod bench_cmd;
+mod certs_cmd;
 mod citizen_cmd;
 mod config_cmd;
 mod event_cmd;
@@ -10,6 +11,7 @@ mod node_cmd;
 mod query_cmd;
 mod status_cmd;
 mod table;
+mod whoami_cmd;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -19,7 +21,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use dancu_cluster_config::ClusterConfig;
 
-use crate::{Client, ClientError, ClientOptions};
+use crate::{Client, ClientError, ClientOptions, TlsIdentity};
 
 const EXIT_CODES_HELP: &str = "\
 Exit status:
@@ -77,6 +79,12 @@ struct GlobalArgs {
     /// the id of the first node that answers.
     #[arg(long, value_name = "HEX", global = true, env = "DANCU_CLUSTER_ID")]
     cluster_id: Option<String>,
+    /// Mutual TLS (clusters with `tls.mode = "mutual"`): the directory `dancuctl certs` wrote. Use with --identity.
+    #[arg(long, value_name = "DIR", global = true, env = "DANCU_TLS_DIR")]
+    tls_dir: Option<PathBuf>,
+    /// The caller whose certificate to present (`DIR/NAME.crt`, `DIR/NAME.key`), e.g. `admin`.
+    #[arg(long, value_name = "NAME", global = true, env = "DANCU_IDENTITY")]
+    identity: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -149,6 +157,18 @@ enum Command {
         #[command(subcommand)]
         command: node_cmd::NodeCommand,
     },
+    /// Make the cluster's certificate authority and a certificate per node and caller of --config (mutual TLS).
+    ///
+    /// Writes DIR/ca.crt, DIR/ca.key and DIR/NAME.crt + DIR/NAME.key for each node (`node-N`) and each
+    /// `[[callers]]` name. An authority already in DIR is kept, so running it again renews every certificate;
+    /// nodes and clients load renewed files without a restart. JSON: `{"dir", "authority": "created"|"kept",
+    /// "identities"}`.
+    Certs(certs_cmd::CertsArgs),
+    /// Who the cluster takes this client for (its certificate), its role and what the role allows.
+    ///
+    /// JSON: `{"identity", "role", "operations", "hidden_fields", "provinces", "purposes", "requests_per_s",
+    /// "burst"}` (empty provinces: every province; purposes ["*"]: any; requests_per_s 0: no quota).
+    Whoami,
     /// Generate synthetic citizens as JSON lines (deterministic for a seed; no cluster needed).
     Gen(gen_cmd::GenArgs),
     /// Load generators: `bench run` drives a closed loop of requests and reports throughput and latency percentiles.
@@ -253,6 +273,8 @@ fn run(cli: Cli) -> Result<String, Failure> {
         Command::Scan(args) => runtime.block_on(query_cmd::scan(global, args)),
         Command::Event { command } => runtime.block_on(event_cmd::run(global, command)),
         Command::Node { command } => runtime.block_on(node_cmd::run(global, command)),
+        Command::Certs(args) => certs_cmd::run(global, args),
+        Command::Whoami => runtime.block_on(whoami_cmd::run(global)),
         Command::Gen(args) => gen_cmd::run(args),
         Command::Bench { command } => bench_cmd::run(global, command),
     }
@@ -267,6 +289,10 @@ impl GlobalArgs {
             rpc_timeout: defaults.rpc_timeout.min(deadline),
             purpose: self.purpose.clone(),
             cluster_id: self.cluster_id.clone(),
+            tls: match (&self.tls_dir, &self.identity) {
+                (Some(dir), Some(name)) => Some(TlsIdentity { dir: dir.clone(), name: name.clone() }),
+                _ => None,
+            },
             ..defaults
         }
     }
@@ -278,6 +304,13 @@ impl GlobalArgs {
 
     /// [`GlobalArgs::connect`] with options a command adjusted.
     async fn connect_with(&self, options: ClientOptions) -> Result<Client, Failure> {
+        match (&self.tls_dir, &self.identity) {
+            (Some(_), None) => {
+                return Err(Failure::usage("--tls-dir needs --identity NAME (whose certificate to present)"))
+            }
+            (None, Some(_)) => return Err(Failure::usage("--identity needs --tls-dir DIR (where its certificate is)")),
+            _ => {}
+        }
         let endpoints: Vec<String> =
             self.endpoints.iter().map(|endpoint| endpoint.trim().to_string()).filter(|e| !e.is_empty()).collect();
         if !endpoints.is_empty() {
@@ -289,6 +322,11 @@ impl GlobalArgs {
             ));
         };
         let config = load_config(path)?;
+        if config.requires_tls() && options.tls.is_none() {
+            return Err(Failure::usage(
+                "this cluster requires mutual TLS (tls.mode = \"mutual\"): pass --tls-dir DIR --identity NAME",
+            ));
+        }
         Ok(Client::from_config(&config, options).await?)
     }
 }

@@ -26,7 +26,7 @@ use dancu_client::proto::{
     PutCitizenRequest, PutCitizenResponse, PutCitizensRequest, PutCitizensResponse, PutCitizensResult, ReadMeta,
     RecordLifeEventRequest, RecordLifeEventResponse, ScanPartitionRequest, ScanPartitionResponse,
     SearchCitizensRequest, SearchCitizensResponse, Sex, StatusRequest, StatusResponse, VerifyCitizenRequest,
-    VerifyCitizenResponse, VerifyQuery, VerifyResult,
+    VerifyCitizenResponse, VerifyQuery, VerifyResult, WhoAmIRequest, WhoAmIResponse,
 };
 use prost::Message;
 use tokio::sync::oneshot;
@@ -391,6 +391,7 @@ impl Registry for FakeNode {
         Ok(Response::new(LookupLegacyNumberResponse {
             found: found.is_some(),
             id: found.map(|citizen| citizen.id.clone()).unwrap_or_default(),
+            out_of_scope_partitions: Vec::new(),
         }))
     }
 
@@ -416,7 +417,7 @@ impl Registry for FakeNode {
         let mut members: Vec<CitizenSummary> =
             records.values().filter(|citizen| citizen.household_id == household_id).map(summary).collect();
         members.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(Response::new(ListHouseholdResponse { household_id, members }))
+        Ok(Response::new(ListHouseholdResponse { household_id, members, out_of_scope_partitions: Vec::new() }))
     }
 
     async fn search_citizens(
@@ -439,7 +440,7 @@ impl Registry for FakeNode {
         hits.sort_by(|a, b| a.id.cmp(&b.id));
         let truncated = hits.len() > limit;
         hits.truncate(limit);
-        Ok(Response::new(SearchCitizensResponse { hits, truncated }))
+        Ok(Response::new(SearchCitizensResponse { hits, truncated, out_of_scope_partitions: Vec::new() }))
     }
 
     type ScanPartitionStream = ScanStream;
@@ -535,6 +536,10 @@ impl Registry for FakeNode {
         self.shared.events.lock().unwrap().push((self.id, event.id, request.request_id.clone()));
         self.shared.event_dedup.lock().unwrap().insert(request.request_id, response);
         Ok(Response::new(response))
+    }
+
+    async fn who_am_i(&self, _request: Request<WhoAmIRequest>) -> Result<Response<WhoAmIResponse>, Status> {
+        Ok(Response::new(WhoAmIResponse { identity: "insecure-plaintext".into(), ..Default::default() }))
     }
 
     async fn status(&self, _request: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {

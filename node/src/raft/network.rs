@@ -51,6 +51,9 @@ pub enum ConnectionClass {
 /// The node's channels to its peers: created once per peer address and class, then cloned (cheaply).
 #[derive(Default)]
 pub struct Peers {
+    /// Mutual TLS to every peer when the cluster requires it (`tls.mode = "mutual"`); each new connection uses the
+    /// certificate current at that moment.
+    tls: Option<Arc<dancu_tls::ReloadingTls>>,
     /// By peer address, then class: looked up by `&str` on every RPC, without building a key.
     channels: Mutex<HashMap<String, HashMap<ConnectionClass, Channel>>>,
     /// Round trips of appends with entries, per peer address: their timeout follows them.
@@ -58,17 +61,24 @@ pub struct Peers {
 }
 
 impl Peers {
+    pub fn new(tls: Option<Arc<dancu_tls::ReloadingTls>>) -> Peers {
+        Peers { tls, ..Peers::default() }
+    }
+
     pub fn channel(&self, addr: &str, class: ConnectionClass) -> Result<Channel, tonic::transport::Error> {
         let mut channels = self.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(channel) = channels.get(addr).and_then(|classes| classes.get(&class)) {
             return Ok(channel.clone());
         }
-        let channel = Endpoint::from_shared(format!("http://{addr}"))?
+        let endpoint = Endpoint::from_shared(format!("http://{addr}"))?
             .connect_timeout(CONNECT_TIMEOUT)
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(10))
-            .keep_alive_timeout(Duration::from_secs(5))
-            .connect_lazy();
+            .keep_alive_timeout(Duration::from_secs(5));
+        let channel = match &self.tls {
+            Some(tls) => endpoint.connect_with_connector_lazy(dancu_tls::connector::connector(tls.clone())),
+            None => endpoint.connect_lazy(),
+        };
         channels.entry(addr.to_string()).or_default().insert(class, channel.clone());
         Ok(channel)
     }

@@ -52,7 +52,7 @@ impl UnaryService<pb::GetCitizenRequest> for GetEncoded {
 
     fn call(&mut self, request: Request<pb::GetCitizenRequest>) -> Self::Future {
         let service = self.0.clone();
-        Box::pin(async move { Ok(Response::new(service.get_encoded(request.into_inner()).await?)) })
+        Box::pin(async move { service.serve(request, |caller, message| service.get_encoded(caller, message)).await })
     }
 }
 
@@ -64,7 +64,9 @@ impl UnaryService<pb::BatchGetCitizensRequest> for BatchGetEncoded {
 
     fn call(&mut self, request: Request<pb::BatchGetCitizensRequest>) -> Self::Future {
         let service = self.0.clone();
-        Box::pin(async move { Ok(Response::new(service.batch_get_encoded(request.into_inner()).await?)) })
+        Box::pin(
+            async move { service.serve(request, |caller, message| service.batch_get_encoded(caller, message)).await },
+        )
     }
 }
 

@@ -36,8 +36,36 @@ pub enum ApiError {
     /// Admission refused the write before queueing it (`service::admission`): retry after `retry_after_ms`.
     #[error("partition {partition_id}: overloaded: {message}; retry after {retry_after_ms} ms")]
     Overloaded { partition_id: u32, retry_after_ms: u32, message: String },
+    /// The caller may not do this (`service::caller`); the message never says whether a record exists.
+    #[error("permission denied: {message}")]
+    Denied { denial: Denial, message: String },
+    /// The caller's request-rate quota is spent: retry after `retry_after_ms`.
+    #[error("quota exceeded for caller {caller}: retry after {retry_after_ms} ms")]
+    QuotaExceeded { caller: String, retry_after_ms: u32 },
     #[error("storage error: {0}")]
     Storage(#[from] std::io::Error),
+}
+
+/// Why access was denied (`ErrorDetail.reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denial {
+    UnknownCaller,
+    OperationNotAllowed,
+    PurposeNotAllowed,
+    OutOfScope,
+    FieldHidden,
+}
+
+impl Denial {
+    fn reason(self) -> ErrorReason {
+        match self {
+            Denial::UnknownCaller => ErrorReason::UnknownCaller,
+            Denial::OperationNotAllowed => ErrorReason::OperationNotAllowed,
+            Denial::PurposeNotAllowed => ErrorReason::PurposeNotAllowed,
+            Denial::OutOfScope => ErrorReason::OutOfScope,
+            Denial::FieldHidden => ErrorReason::FieldHidden,
+        }
+    }
 }
 
 impl From<FieldError> for ApiError {
@@ -47,6 +75,10 @@ impl From<FieldError> for ApiError {
 }
 
 impl ApiError {
+    pub fn denied(denial: Denial, message: impl Into<String>) -> ApiError {
+        ApiError::Denied { denial, message: message.into() }
+    }
+
     pub fn invalid(field: &str, message: impl Into<String>) -> ApiError {
         ApiError::InvalidField { field: field.to_string(), message: message.into() }
     }
@@ -83,6 +115,14 @@ impl ApiError {
             }
             // Commit status unknown: the caller retries with the same request id, which dedups.
             other => ApiError::NoQuorum { partition_id: group.spec.id.0, message: other.to_string() },
+        }
+    }
+
+    /// The gRPC code this error is answered with.
+    pub fn code(&self) -> Code {
+        match self {
+            ApiError::Forwarded(status) => status.code(),
+            other => other.code_and_detail().0,
         }
     }
 
@@ -130,6 +170,15 @@ impl ApiError {
             ApiError::Overloaded { partition_id, retry_after_ms, .. } => {
                 detail.reason = ErrorReason::Overloaded as i32;
                 (detail.partition_id, detail.retry_after_ms) = (*partition_id, *retry_after_ms);
+                Code::ResourceExhausted
+            }
+            ApiError::Denied { denial, .. } => {
+                detail.reason = denial.reason() as i32;
+                Code::PermissionDenied
+            }
+            ApiError::QuotaExceeded { retry_after_ms, .. } => {
+                detail.reason = ErrorReason::QuotaExceeded as i32;
+                detail.retry_after_ms = *retry_after_ms;
                 Code::ResourceExhausted
             }
             ApiError::Forwarded(_) => Code::Unknown,

@@ -13,9 +13,13 @@ use crate::limits::{
     SEARCH_LIMIT_MAX,
 };
 use crate::name_key::search_key;
-use crate::service::caller;
-use crate::service::errors::ApiError;
+use crate::service::caller::Caller;
+use crate::service::errors::{ApiError, Denial};
 use crate::service::registry::{consistency_of, RegistryService};
+
+/// `dancu.v1.Citizen` field numbers a search matches on.
+const FULL_NAME_FIELD: u32 = 2;
+const DATE_OF_BIRTH_FIELD: u32 = 4;
 
 fn peer(channel: Channel) -> RegistryClient<Channel> {
     RegistryClient::new(channel)
@@ -26,12 +30,24 @@ fn peer(channel: Channel) -> RegistryClient<Channel> {
 impl RegistryService {
     /// A forwarded part: bounded in time and stamped with this cluster's identity, so a node of another cluster at
     /// the leader's address refuses it instead of answering with its data.
-    fn forwarded<T>(&self, message: T) -> Request<T> {
+    /// The part carries the caller it is for, so the serving node admits that caller again.
+    fn forwarded<T>(&self, caller: &Caller, message: T) -> Request<T> {
         let mut request = Request::new(message);
         request.set_timeout(SCATTER_RPC_TIMEOUT);
         self.groups.identity.stamp(request.metadata_mut(), None);
+        caller.stamp_forwarded(request.metadata_mut());
         request
     }
+}
+
+/// The identity fields a household listing or search hit shows, less those the caller may not see.
+fn summary_for(caller: &Caller, citizen: &pb::Citizen) -> pb::CitizenSummary {
+    if caller.mask().is_empty() {
+        return summary(citizen);
+    }
+    let mut citizen = citizen.clone();
+    caller.mask().clear(&mut citizen);
+    summary(&citizen)
 }
 
 /// The identity fields a household listing or search hit shows.
@@ -67,15 +83,17 @@ impl RegistryService {
 
     pub(super) async fn legacy(
         &self,
+        caller: Caller,
         request: pb::LookupLegacyNumberRequest,
     ) -> Result<pb::LookupLegacyNumberResponse, ApiError> {
-        caller::admit(request.context.as_ref())?;
         let consistency = consistency_of(request.consistency)?;
         let number = request.legacy_id_number.as_str();
         if number.len() != 9 || !number.bytes().all(|b| b.is_ascii_digit()) {
             return Err(ApiError::invalid("legacy_id_number", "must be exactly 9 ASCII digits"));
         }
-        let plan = self.plan(&request.partition_ids, self.all_partitions(), consistency)?;
+        let mut plan = self.plan(&caller, &request.partition_ids, self.all_partitions(), consistency)?;
+        let out_of_scope_partitions = std::mem::take(&mut plan.out_of_scope);
+        let caller = &caller;
         let parts = self
             .scatter(
                 plan,
@@ -86,7 +104,8 @@ impl RegistryService {
                 |channel, partition_ids| {
                     let message = pb::LookupLegacyNumberRequest { partition_ids, ..request.clone() };
                     async move {
-                        let reply = peer(channel).lookup_legacy_number(self.forwarded(message)).await?.into_inner();
+                        let reply =
+                            peer(channel).lookup_legacy_number(self.forwarded(caller, message)).await?.into_inner();
                         Ok(reply.found.then_some(reply.id))
                     }
                 },
@@ -94,24 +113,25 @@ impl RegistryService {
             .await?;
         // Uniqueness is enforced per partition; across partitions the lowest ID answers deterministically.
         let id = parts.into_iter().flatten().min();
-        Ok(pb::LookupLegacyNumberResponse { found: id.is_some(), id: id.unwrap_or_default() })
+        Ok(pb::LookupLegacyNumberResponse { found: id.is_some(), id: id.unwrap_or_default(), out_of_scope_partitions })
     }
 
     pub(super) async fn household(
         &self,
+        caller: Caller,
         request: pb::ListHouseholdRequest,
     ) -> Result<pb::ListHouseholdResponse, ApiError> {
-        caller::admit(request.context.as_ref())?;
         let consistency = consistency_of(request.consistency)?;
         let household_id = match (request.id.is_empty(), request.household_id.is_empty()) {
             (false, true) => {
-                let spec = self.partition_of("id", &request.id)?;
+                let spec = self.partition_of(&caller, "id", &request.id)?;
                 self.read_point(spec.id, consistency).await?;
                 let citizen = self.current_citizen(spec.id, &request.id)?;
                 if citizen.household_id.is_empty() {
                     return Ok(pb::ListHouseholdResponse {
                         household_id: String::new(),
-                        members: vec![summary(&citizen)],
+                        members: vec![summary_for(&caller, &citizen)],
+                        out_of_scope_partitions: Vec::new(),
                     });
                 }
                 citizen.household_id
@@ -122,15 +142,17 @@ impl RegistryService {
             }
             _ => return Err(ApiError::invalid("id", "give exactly one of id and household_id")),
         };
-        let plan = self.plan(&request.partition_ids, self.all_partitions(), consistency)?;
+        let mut plan = self.plan(&caller, &request.partition_ids, self.all_partitions(), consistency)?;
+        let out_of_scope_partitions = std::mem::take(&mut plan.out_of_scope);
         let household = household_id.as_str();
+        let caller = &caller;
         let parts = self
             .scatter(
                 plan,
                 |pid| async move {
                     self.read_point(pid, consistency).await?;
                     let (members, cut) = self.groups.store.household_members(pid, household, HOUSEHOLD_MEMBERS_MAX)?;
-                    Ok((members.iter().map(summary).collect(), cut))
+                    Ok((members.iter().map(|member| summary_for(caller, member)).collect(), cut))
                 },
                 |channel, partition_ids| {
                     let message = pb::ListHouseholdRequest {
@@ -140,25 +162,32 @@ impl RegistryService {
                         ..request.clone()
                     };
                     async move {
-                        let reply = peer(channel).list_household(self.forwarded(message)).await?.into_inner();
+                        let reply = peer(channel).list_household(self.forwarded(caller, message)).await?.into_inner();
                         Ok((reply.members, false))
                     }
                 },
             )
             .await?;
         let (members, _) = gather(parts, HOUSEHOLD_MEMBERS_MAX);
-        Ok(pb::ListHouseholdResponse { household_id, members })
+        Ok(pb::ListHouseholdResponse { household_id, members, out_of_scope_partitions })
     }
 
     pub(super) async fn search(
         &self,
+        caller: Caller,
         request: pb::SearchCitizensRequest,
     ) -> Result<pb::SearchCitizensResponse, ApiError> {
-        caller::admit(request.context.as_ref())?;
         let consistency = consistency_of(request.consistency)?;
         let name_chars = request.full_name.chars().count();
         if name_chars > NAME_CHARS_MAX {
             return Err(ApiError::invalid("full_name", format!("{name_chars} characters, at most {NAME_CHARS_MAX}")));
+        }
+        // Finding people by name and birth date says what their name and birth date are.
+        if caller.mask().hides(FULL_NAME_FIELD) || caller.mask().hides(DATE_OF_BIRTH_FIELD) {
+            return Err(ApiError::denied(
+                Denial::FieldHidden,
+                format!("role {} may not see names or birth dates, so it may not search by them", caller.role().name),
+            ));
         }
         let key = search_key(&request.full_name);
         if key.is_empty() {
@@ -182,26 +211,28 @@ impl RegistryService {
             .iter()
             .filter(|spec| province.is_empty() || spec.province_code == province)
             .map(|spec| spec.id);
-        let plan = self.plan(&request.partition_ids, candidates, consistency)?;
+        let mut plan = self.plan(&caller, &request.partition_ids, candidates, consistency)?;
+        let out_of_scope_partitions = std::mem::take(&mut plan.out_of_scope);
         let key = key.as_str();
+        let caller = &caller;
         let parts = self
             .scatter(
                 plan,
                 |pid| async move {
                     self.read_point(pid, consistency).await?;
                     let (hits, cut) = self.groups.store.search_name_dob(pid, key, &dob, limit)?;
-                    Ok((hits.iter().map(summary).collect(), cut))
+                    Ok((hits.iter().map(|hit| summary_for(caller, hit)).collect(), cut))
                 },
                 |channel, partition_ids| {
                     let message = pb::SearchCitizensRequest { partition_ids, ..request.clone() };
                     async move {
-                        let reply = peer(channel).search_citizens(self.forwarded(message)).await?.into_inner();
+                        let reply = peer(channel).search_citizens(self.forwarded(caller, message)).await?.into_inner();
                         Ok((reply.hits, reply.truncated))
                     }
                 },
             )
             .await?;
         let (hits, truncated) = gather(parts, limit);
-        Ok(pb::SearchCitizensResponse { hits, truncated })
+        Ok(pb::SearchCitizensResponse { hits, truncated, out_of_scope_partitions })
     }
 }

@@ -4,13 +4,17 @@
 //! Architecture Invariant: the service never touches RocksDB except through `storage::Store`'s
 //! read methods, and never logs a citizen's id, name or fields.
 
+pub mod access;
 pub mod admin;
 pub mod admission;
+pub mod audit;
 pub mod caller;
 pub mod encoded_reads;
 pub mod errors;
+pub mod field_mask;
 pub mod linearizer;
 pub mod lookups;
+pub mod quota;
 pub mod readd;
 pub mod registry;
 pub mod scan;

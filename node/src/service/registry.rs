@@ -17,8 +17,9 @@ use tonic::{Request, Response, Status};
 use crate::limits::BATCH_IDS_MAX;
 use crate::personal_id::PersonalId;
 use crate::raft::groups::{Group, Groups};
+use crate::service::access::AccessPolicy;
 use crate::service::admission::Admission;
-use crate::service::caller;
+use crate::service::caller::{self, Caller, Rpc};
 use crate::service::errors::ApiError;
 use crate::service::linearizer::{linearize, ReadMode, ReadPoint};
 use crate::service::scan::ScanStream;
@@ -28,6 +29,7 @@ pub struct RegistryService {
     pub groups: Arc<Groups>,
     pub read_mode: ReadMode,
     pub admission: Arc<Admission>,
+    pub access: Arc<AccessPolicy>,
 }
 
 pub(super) fn consistency_of(value: i32) -> Result<Consistency, ApiError> {
@@ -56,23 +58,53 @@ impl RegistryService {
         Ok(citizen)
     }
 
+    /// The partition of a personal ID the caller names, if the ID is valid and its province in the caller's scope.
     /// `field` names the ID in an error; it is formatted only then (batches pass `format_args!`).
-    pub(super) fn partition_of(&self, field: impl std::fmt::Display, id: &str) -> Result<&PartitionSpec, ApiError> {
+    pub(super) fn partition_of(
+        &self,
+        caller: &Caller,
+        field: impl std::fmt::Display,
+        id: &str,
+    ) -> Result<&PartitionSpec, ApiError> {
         PersonalId::parse(id).map_err(|e| ApiError::invalid(&field.to_string(), e.to_string()))?;
-        self.groups
+        let spec = self
+            .groups
             .partition_map
             .partition_for(id)
-            .ok_or_else(|| ApiError::invalid(&field.to_string(), "no partition holds this id"))
+            .ok_or_else(|| ApiError::invalid(&field.to_string(), "no partition holds this id"))?;
+        caller.check_scope(&spec.province_code)?;
+        Ok(spec)
+    }
+
+    /// The pipeline every Registry RPC takes: admit the caller (identity, role, operation, purpose, quota), run the
+    /// handler (which validates, checks scope and masks what it returns through the `Caller`), then the audit hook.
+    pub(super) async fn serve<Q, R, F, Fut>(&self, request: Request<Q>, handler: F) -> Result<Response<R>, Status>
+    where
+        Q: Rpc,
+        F: FnOnce(Caller, Q) -> Fut,
+        Fut: std::future::Future<Output = Result<R, ApiError>>,
+    {
+        let caller = match caller::admit(&self.access, &request) {
+            Ok(caller) => caller,
+            Err(error) => {
+                crate::service::audit::refused(&request, Q::ACCESS, &error);
+                return Err(error.into());
+            }
+        };
+        let audited = caller.clone();
+        let outcome = handler(caller, request.into_inner()).await;
+        crate::service::audit::served(&audited, Q::ACCESS, outcome.as_ref().err());
+        Ok(Response::new(outcome?))
     }
 
     /// `GetCitizen`, answered with the record's stored bytes (see `service::encoded_reads`).
     pub(super) async fn get_encoded(
         &self,
+        caller: Caller,
         request: pb::GetCitizenRequest,
     ) -> Result<pb::GetCitizenResponseEncoded, ApiError> {
-        caller::admit(request.context.as_ref())?;
         let consistency = consistency_of(request.consistency)?;
-        let spec = self.partition_of("id", &request.id)?;
+        let spec = self.partition_of(&caller, "id", &request.id)?;
         let point = self.read_point(spec.id, consistency).await?;
         let (citizen, applied_index) = self.groups.store.get_citizen_encoded(spec.id, &request.id)?;
         let citizen = citizen.ok_or(ApiError::NotFound)?;
@@ -81,6 +113,7 @@ impl RegistryService {
             return Err(ApiError::IdReplaced { id: request.id, replaced_by: header.replaced_by });
         }
         let point = ReadPoint { applied_index, ..point };
+        let citizen = masked(&caller, citizen)?;
         Ok(pb::GetCitizenResponseEncoded {
             citizen,
             revision: header.revision,
@@ -102,9 +135,9 @@ impl RegistryService {
     /// `BatchGetCitizens`, answered with the records' stored bytes (see `service::encoded_reads`).
     pub(super) async fn batch_get_encoded(
         &self,
+        caller: Caller,
         request: pb::BatchGetCitizensRequest,
     ) -> Result<pb::BatchGetCitizensResponseEncoded, ApiError> {
-        caller::admit(request.context.as_ref())?;
         let consistency = consistency_of(request.consistency)?;
         if request.ids.len() > BATCH_IDS_MAX {
             return Err(ApiError::invalid(
@@ -114,7 +147,7 @@ impl RegistryService {
         }
         let mut pids = Vec::with_capacity(request.ids.len());
         for (idx, id) in request.ids.iter().enumerate() {
-            pids.push(self.partition_of(format_args!("ids[{idx}]"), id)?.id);
+            pids.push(self.partition_of(&caller, format_args!("ids[{idx}]"), id)?.id);
         }
         // One linearizer round per partition, all in parallel; then one multi_get for the whole batch (RocksDB
         // looks the keys up together, one pass per SST, instead of one small pass per partition).
@@ -140,6 +173,7 @@ impl RegistryService {
             .collect();
         let mut results = Vec::with_capacity(found.len());
         for ((id, pid), citizen) in request.ids.into_iter().zip(pids).zip(found) {
+            let citizen = citizen.map(|citizen| masked(&caller, citizen)).transpose()?;
             results.push(batch_result(id, citizen, metas.get(&pid).copied())?);
         }
         Ok(pb::BatchGetCitizensResponseEncoded { results })
@@ -245,6 +279,16 @@ impl RegistryService {
     }
 }
 
+/// A stored record as the caller may see it: the stored bytes themselves for a role without hidden fields,
+/// otherwise those bytes with the hidden fields left out (copied field by field, never decoded).
+pub(super) fn masked(caller: &Caller, citizen: Vec<u8>) -> Result<Vec<u8>, ApiError> {
+    if caller.mask().is_empty() {
+        return Ok(citizen);
+    }
+    crate::service::field_mask::stripped(&citizen, caller.mask())
+        .map_err(|error| ApiError::Storage(invalid_data(error)))
+}
+
 /// One result of a batch get, as `GetCitizen` would answer the ID: a cancelled ID is not found and names its
 /// replacement.
 fn batch_result(
@@ -281,7 +325,8 @@ impl pb::registry_server::Registry for RegistryService {
         &self,
         request: Request<pb::GetCitizenRequest>,
     ) -> Result<Response<pb::GetCitizenResponse>, Status> {
-        Ok(Response::new(decoded_as(&self.get_encoded(request.into_inner()).await?)?))
+        let encoded = self.serve(request, |caller, message| self.get_encoded(caller, message)).await?;
+        Ok(Response::new(decoded_as(encoded.get_ref())?))
     }
 
     /// Served by `encoded_reads` on a node; this decoded form is for callers of the trait itself.
@@ -289,60 +334,65 @@ impl pb::registry_server::Registry for RegistryService {
         &self,
         request: Request<pb::BatchGetCitizensRequest>,
     ) -> Result<Response<pb::BatchGetCitizensResponse>, Status> {
-        Ok(Response::new(decoded_as(&self.batch_get_encoded(request.into_inner()).await?)?))
+        let encoded = self.serve(request, |caller, message| self.batch_get_encoded(caller, message)).await?;
+        Ok(Response::new(decoded_as(encoded.get_ref())?))
     }
 
     async fn put_citizen(
         &self,
         request: Request<pb::PutCitizenRequest>,
     ) -> Result<Response<pb::PutCitizenResponse>, Status> {
-        Ok(Response::new(self.put_one(request.into_inner()).await?))
+        self.serve(request, |caller, message| self.put_one(caller, message)).await
     }
 
-    async fn status(&self, _request: Request<pb::StatusRequest>) -> Result<Response<pb::StatusResponse>, Status> {
-        Ok(Response::new(RegistryService::status(self)))
+    async fn status(&self, request: Request<pb::StatusRequest>) -> Result<Response<pb::StatusResponse>, Status> {
+        self.serve(request, |_caller, _message| async { Ok(RegistryService::status(self)) }).await
+    }
+
+    async fn who_am_i(&self, request: Request<pb::WhoAmIRequest>) -> Result<Response<pb::WhoAmIResponse>, Status> {
+        self.serve(request, |caller, _message| async move { Ok(who_am_i(&caller)) }).await
     }
 
     async fn put_citizens(
         &self,
         request: Request<pb::PutCitizensRequest>,
     ) -> Result<Response<pb::PutCitizensResponse>, Status> {
-        Ok(Response::new(self.put_batch(request.into_inner()).await?))
+        self.serve(request, |caller, message| self.put_batch(caller, message)).await
     }
 
     async fn verify_citizen(
         &self,
         request: Request<pb::VerifyCitizenRequest>,
     ) -> Result<Response<pb::VerifyCitizenResponse>, Status> {
-        Ok(Response::new(self.verify(request.into_inner()).await?))
+        self.serve(request, |caller, message| self.verify(caller, message)).await
     }
 
     async fn batch_verify_citizens(
         &self,
         request: Request<pb::BatchVerifyCitizensRequest>,
     ) -> Result<Response<pb::BatchVerifyCitizensResponse>, Status> {
-        Ok(Response::new(self.batch_verify(request.into_inner()).await?))
+        self.serve(request, |caller, message| self.batch_verify(caller, message)).await
     }
 
     async fn lookup_legacy_number(
         &self,
         request: Request<pb::LookupLegacyNumberRequest>,
     ) -> Result<Response<pb::LookupLegacyNumberResponse>, Status> {
-        Ok(Response::new(self.legacy(request.into_inner()).await?))
+        self.serve(request, |caller, message| self.legacy(caller, message)).await
     }
 
     async fn list_household(
         &self,
         request: Request<pb::ListHouseholdRequest>,
     ) -> Result<Response<pb::ListHouseholdResponse>, Status> {
-        Ok(Response::new(self.household(request.into_inner()).await?))
+        self.serve(request, |caller, message| self.household(caller, message)).await
     }
 
     async fn search_citizens(
         &self,
         request: Request<pb::SearchCitizensRequest>,
     ) -> Result<Response<pb::SearchCitizensResponse>, Status> {
-        Ok(Response::new(self.search(request.into_inner()).await?))
+        self.serve(request, |caller, message| self.search(caller, message)).await
     }
 
     type ScanPartitionStream = ScanStream;
@@ -351,13 +401,31 @@ impl pb::registry_server::Registry for RegistryService {
         &self,
         request: Request<pb::ScanPartitionRequest>,
     ) -> Result<Response<Self::ScanPartitionStream>, Status> {
-        Ok(Response::new(self.scan(request.into_inner()).await?))
+        self.serve(request, |caller, message| self.scan(caller, message)).await
     }
 
     async fn record_life_event(
         &self,
         request: Request<pb::RecordLifeEventRequest>,
     ) -> Result<Response<pb::RecordLifeEventResponse>, Status> {
-        Ok(Response::new(self.record_event(request.into_inner()).await?))
+        self.serve(request, |caller, message| self.record_event(caller, message)).await
+    }
+}
+
+/// What `WhoAmI` answers: the caller's identity and what its role allows.
+fn who_am_i(caller: &Caller) -> pb::WhoAmIResponse {
+    let role = caller.role();
+    pb::WhoAmIResponse {
+        identity: caller
+            .identity
+            .as_ref()
+            .map_or_else(|| crate::service::access::INSECURE_ROLE.to_string(), ToString::to_string),
+        role: role.name.clone(),
+        operations: role.operations().map(|operation| operation.to_string()).collect(),
+        hidden_fields: role.mask.names().map(str::to_string).collect(),
+        provinces: role.provinces().to_vec(),
+        purposes: role.purposes(),
+        requests_per_s: role.requests_per_s.unwrap_or(0),
+        burst: role.burst.unwrap_or(0),
     }
 }

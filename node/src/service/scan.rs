@@ -11,20 +11,20 @@ use tonic::Status;
 
 use crate::limits::{SCAN_PAGES_IN_FLIGHT, SCAN_PAGE_DEFAULT, SCAN_PAGE_MAX};
 use crate::personal_id::PersonalId;
-use crate::service::caller;
+use crate::service::caller::Caller;
 use crate::service::errors::ApiError;
 use crate::service::registry::{consistency_of, RegistryService};
 
 pub type ScanStream = ReceiverStream<Result<pb::ScanPartitionResponse, Status>>;
 
 impl RegistryService {
-    pub(super) async fn scan(&self, request: pb::ScanPartitionRequest) -> Result<ScanStream, ApiError> {
-        caller::admit(request.context.as_ref())?;
+    pub(super) async fn scan(&self, caller: Caller, request: pb::ScanPartitionRequest) -> Result<ScanStream, ApiError> {
         let consistency = consistency_of(request.consistency)?;
         let pid = PartitionId(request.partition_id);
-        if self.groups.partition_map.get(pid).is_none() {
+        let Some(spec) = self.groups.partition_map.get(pid) else {
             return Err(ApiError::invalid("partition_id", format!("no partition {}", pid.0)));
-        }
+        };
+        caller.check_scope(&spec.province_code)?;
         let page_size = match request.page_size {
             0 => SCAN_PAGE_DEFAULT,
             n if n <= SCAN_PAGE_MAX => n,
@@ -42,8 +42,12 @@ impl RegistryService {
         };
         let (tx, rx) = tokio::sync::mpsc::channel(SCAN_PAGES_IN_FLIGHT);
         let store = self.groups.store.clone();
+        let mask = caller.mask().clone();
         tokio::task::spawn_blocking(move || {
-            let scanned = store.scan_citizens(pid, &request.start_after, page_size, |citizens| {
+            let scanned = store.scan_citizens(pid, &request.start_after, page_size, |mut citizens| {
+                for citizen in &mut citizens {
+                    mask.clear(citizen);
+                }
                 let page = pb::ScanPartitionResponse { citizens, meta: Some(meta) };
                 // A closed receiver means the client went away: stop reading.
                 tx.blocking_send(Ok(page)).is_ok()

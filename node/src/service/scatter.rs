@@ -15,6 +15,7 @@ use openraft::async_runtime::watch::WatchReceiver;
 use tonic::Status;
 
 use crate::raft::network::ConnectionClass;
+use crate::service::caller::Caller;
 use crate::service::errors::ApiError;
 use crate::service::registry::RegistryService;
 
@@ -24,6 +25,8 @@ pub struct Plan {
     pub local: Vec<PartitionId>,
     /// Leader address → the partitions it is asked to serve.
     pub forwarded: BTreeMap<String, Vec<u32>>,
+    /// Partitions left out because their province is outside the caller's scope (the reply lists them).
+    pub out_of_scope: Vec<u32>,
 }
 
 impl RegistryService {
@@ -31,6 +34,7 @@ impl RegistryService {
     /// caller already routed: those partitions run here or fail with NOT_LEADER.
     pub(super) fn plan(
         &self,
+        caller: &Caller,
         requested: &[u32],
         candidates: impl Iterator<Item = PartitionId>,
         consistency: Consistency,
@@ -38,15 +42,25 @@ impl RegistryService {
         let mut plan = Plan::default();
         if !requested.is_empty() {
             for &pid in requested {
-                if self.groups.partition_map.get(PartitionId(pid)).is_none() {
+                let Some(spec) = self.groups.partition_map.get(PartitionId(pid)) else {
                     return Err(ApiError::invalid("partition_ids", format!("no partition {pid}")));
+                };
+                if caller.role().in_scope(&spec.province_code) {
+                    plan.local.push(PartitionId(pid));
+                } else {
+                    plan.out_of_scope.push(pid);
                 }
-                plan.local.push(PartitionId(pid));
             }
             return Ok(plan);
         }
         let any_replica = matches!(consistency, Consistency::Follower | Consistency::Stale);
         for pid in candidates {
+            let in_scope =
+                self.groups.partition_map.get(pid).is_some_and(|spec| caller.role().in_scope(&spec.province_code));
+            if !in_scope {
+                plan.out_of_scope.push(pid.0);
+                continue;
+            }
             let leader = match self.groups.get(pid) {
                 Some(_) if any_replica => {
                     plan.local.push(pid);

@@ -15,7 +15,7 @@ use crate::limits::{PUT_BATCH_BYTES_MAX, PUT_BATCH_RECORDS_MAX, REQUEST_ID_BYTES
 use crate::raft::groups::Group;
 use crate::raft::types::{ApplyOutcome, Request as RaftRequest};
 use crate::service::admission::WriteClass;
-use crate::service::caller;
+use crate::service::caller::Caller;
 use crate::service::errors::ApiError;
 use crate::service::registry::RegistryService;
 
@@ -61,12 +61,15 @@ impl RegistryService {
         }
     }
 
-    pub(super) async fn put_one(&self, request: pb::PutCitizenRequest) -> Result<pb::PutCitizenResponse, ApiError> {
-        let caller = caller::admit(request.context.as_ref())?;
+    pub(super) async fn put_one(
+        &self,
+        caller: Caller,
+        request: pb::PutCitizenRequest,
+    ) -> Result<pb::PutCitizenResponse, ApiError> {
         let citizen = request.citizen.ok_or_else(|| ApiError::invalid("citizen", "required"))?;
         citizen::validate(&citizen, CalendarDate::today_utc())?;
         check_request_id(&request.request_id)?;
-        let spec = self.partition_of("citizen.id", &citizen.id)?;
+        let spec = self.partition_of(&caller, "citizen.id", &citizen.id)?;
         let group = self.groups.hosted(spec.id.0)?;
         let request_id = if request.request_id.is_empty() { caller.request_id } else { request.request_id };
         let n_bytes = citizen.encoded_len();
@@ -84,8 +87,11 @@ impl RegistryService {
         }
     }
 
-    pub(super) async fn put_batch(&self, request: pb::PutCitizensRequest) -> Result<pb::PutCitizensResponse, ApiError> {
-        let caller = caller::admit(request.context.as_ref())?;
+    pub(super) async fn put_batch(
+        &self,
+        caller: Caller,
+        request: pb::PutCitizensRequest,
+    ) -> Result<pb::PutCitizensResponse, ApiError> {
         check_request_id(&request.request_id)?;
         let n_records = request.citizens.len();
         if n_records == 0 || n_records > PUT_BATCH_RECORDS_MAX {
@@ -104,7 +110,7 @@ impl RegistryService {
             if !seen.insert(citizen.id.as_str()) {
                 return Err(ApiError::invalid(&format!("{path}.id"), "appears twice in the batch"));
             }
-            let spec = self.partition_of(format_args!("{path}.id"), &citizen.id)?;
+            let spec = self.partition_of(&caller, format_args!("{path}.id"), &citizen.id)?;
             if *pid.get_or_insert(spec.id) != spec.id {
                 return Err(ApiError::invalid(
                     "citizens",
@@ -144,13 +150,13 @@ impl RegistryService {
 
     pub(super) async fn record_event(
         &self,
+        caller: Caller,
         request: pb::RecordLifeEventRequest,
     ) -> Result<pb::RecordLifeEventResponse, ApiError> {
-        let caller = caller::admit(request.context.as_ref())?;
         check_request_id(&request.request_id)?;
         let event = request.event.ok_or_else(|| ApiError::invalid("event", "required"))?;
         life_events::validate(&event, CalendarDate::today_utc())?;
-        let spec = self.partition_of("event.id", &event.id)?;
+        let spec = self.partition_of(&caller, "event.id", &event.id)?;
         let group = self.groups.hosted(spec.id.0)?;
         let request_id = if request.request_id.is_empty() { caller.request_id } else { request.request_id };
         let n_bytes = event.encoded_len();
