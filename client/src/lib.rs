@@ -56,6 +56,7 @@
 //! cache sit behind `std` locks taken only between awaits).
 
 pub mod bench;
+pub mod certificates;
 mod channels;
 pub mod citizen_json;
 mod client;

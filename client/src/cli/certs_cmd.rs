@@ -6,9 +6,9 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use dancu_tls::authority::{Authority, Validity};
-use dancu_tls::PeerIdentity;
 use serde::Serialize;
+
+use crate::certificates::issue_for_config;
 
 use super::{load_config, to_json, Failure, GlobalArgs, OutputFormat};
 
@@ -38,34 +38,13 @@ pub(crate) fn run(global: &GlobalArgs, args: CertsArgs) -> Result<String, Failur
         return Err(Failure::usage("certs needs the cluster configuration: pass --config FILE"));
     };
     let config = load_config(config_path)?;
-    let tls_error = |error: dancu_tls::TlsError| Failure::usage(error.to_string());
-    std::fs::create_dir_all(&args.out)
-        .map_err(|error| Failure::usage(format!("cannot create {}: {error}", args.out.display())))?;
-    let (authority, kept) = if args.out.join("ca.crt").exists() && args.out.join("ca.key").exists() {
-        (Authority::load(&args.out).map_err(tls_error)?, true)
-    } else {
-        let authority =
-            Authority::create(&config.cluster_name, Validity::days_from_now(args.ca_days)).map_err(tls_error)?;
-        authority.write(&args.out).map_err(tls_error)?;
-        (authority, false)
+    let issued = issue_for_config(&config, &args.out, args.days, args.ca_days)
+        .map_err(|error| Failure::usage(error.to_string()))?;
+    let result = CertsJson {
+        dir: args.out.display().to_string(),
+        authority: if issued.kept_authority { "kept" } else { "created" },
+        identities: issued.identities,
     };
-    let validity = Validity::days_from_now(args.days);
-    let mut identities = Vec::new();
-    for node in &config.nodes {
-        let identity = PeerIdentity::Node(node.id);
-        let hosts = vec![host_of(&node.addr)];
-        let issued = authority.issue(&identity, &hosts, validity, &config.cluster_name).map_err(tls_error)?;
-        issued.write(&args.out, &identity.file_stem()).map_err(tls_error)?;
-        identities.push(identity.file_stem());
-    }
-    for caller in &config.callers {
-        let identity = PeerIdentity::caller(&caller.name).map_err(tls_error)?;
-        let issued = authority.issue(&identity, &[], validity, &config.cluster_name).map_err(tls_error)?;
-        issued.write(&args.out, &identity.file_stem()).map_err(tls_error)?;
-        identities.push(identity.file_stem());
-    }
-    let result =
-        CertsJson { dir: args.out.display().to_string(), authority: if kept { "kept" } else { "created" }, identities };
     match global.output {
         OutputFormat::Json => to_json(&result),
         OutputFormat::Table => Ok(format!(
@@ -76,23 +55,5 @@ pub(crate) fn run(global: &GlobalArgs, args: CertsArgs) -> Result<String, Failur
             args.days,
             result.identities.join(", ")
         )),
-    }
-}
-
-/// The host part of `host:port` (an IPv6 address without its brackets), which the certificate must name.
-fn host_of(addr: &str) -> String {
-    let host = addr.rsplit_once(':').map_or(addr, |(host, _)| host);
-    host.trim_start_matches('[').trim_end_matches(']').to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::host_of;
-
-    #[test]
-    fn hosts_of_addresses() {
-        assert_eq!(host_of("127.0.0.1:7201"), "127.0.0.1");
-        assert_eq!(host_of("[::1]:7201"), "::1");
-        assert_eq!(host_of("node-1.hanoi.example:7201"), "node-1.hanoi.example");
     }
 }

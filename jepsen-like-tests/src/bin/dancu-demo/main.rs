@@ -1,5 +1,6 @@
 //! `dancu-demo`: runs a three-node dancu cluster on this machine (the ports of
-//! `cluster-config/examples/local-3.toml`), generates a synthetic population and imports it (the same path as
+//! `cluster-config/examples/local-3-secure.toml`: mutual TLS, with certificates it makes for every node and caller
+//! unless they exist; `--config cluster-config/examples/local-3.toml` runs it insecure-plaintext), generates a synthetic population and imports it (the same path as
 //! `dancuctl gen` + `dancuctl import`), shows who leads what and one lookup at every consistency level, then serves
 //! until Ctrl-C.
 
@@ -9,10 +10,17 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
+use dancu_client::certificates::issue_for_config;
 use dancu_client::proto::Consistency;
-use dancu_client::{Client, ClientOptions, ImportOptions};
+use dancu_client::{Client, ClientOptions, ImportOptions, TlsIdentity};
+use dancu_cluster_config::ClusterConfig;
 use dancu_jepsen::{node_binary, ClusterSpec, LocalCluster};
 use dancu_synthetic::Population;
+use dancu_tls::{PeerIdentity, TlsDir};
+
+/// The caller the demo acts as in a mutual-TLS configuration, and how long the certificates it makes are valid.
+const DEMO_CALLER: &str = "admin";
+const CERT_DAYS: u32 = 365;
 
 /// How long the cluster may take to elect a leader for every partition.
 const HEALTHY_TIMEOUT: Duration = Duration::from_secs(120);
@@ -22,7 +30,7 @@ const HEALTHY_TIMEOUT: Duration = Duration::from_secs(120);
 #[command(name = "dancu-demo")]
 struct Args {
     /// Cluster configuration to run (its node addresses are the ports used).
-    #[arg(long, default_value = "cluster-config/examples/local-3.toml")]
+    #[arg(long, default_value = "cluster-config/examples/local-3-secure.toml")]
     config: PathBuf,
     /// Data directories (`node-N/`) and logs (`node-N.log`); kept after exit, so a second run restarts on them.
     #[arg(long, default_value = "demo-data")]
@@ -45,28 +53,49 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
+    let config = ClusterConfig::load(&args.config)?;
+    // Mutual TLS: the demo's operator is the `admin` caller of the example, with certificates made once.
+    let certs = args.data_dir.join("certs");
+    let tls = if config.requires_tls() {
+        if !certs.join("ca.crt").exists() {
+            let issued = issue_for_config(&config, &certs, CERT_DAYS, CERT_DAYS)?;
+            println!(
+                "made a certificate authority and {} certificates in {}/",
+                issued.identities.len(),
+                certs.display()
+            );
+        }
+        Some(TlsIdentity { dir: certs.clone(), name: DEMO_CALLER.to_string() })
+    } else {
+        None
+    };
     let spec = ClusterSpec {
         fixed_config: Some(args.config.clone()),
         base_dir: Some(args.data_dir.clone()),
         keep_dir: true,
+        tls: tls.as_ref().map(|tls| TlsDir::new(&tls.dir, PeerIdentity::Caller(tls.name.clone()))),
         ..ClusterSpec::new(node_binary()?)
     };
     println!("starting the nodes of {} (data and logs in {}/)", args.config.display(), args.data_dir.display());
     let mut cluster = LocalCluster::start(spec)?;
     cluster.wait_healthy(HEALTHY_TIMEOUT).await?;
-    let options = ClientOptions { purpose: "demo".to_string(), ..ClientOptions::default() };
-    let client = Client::connect(&cluster.endpoints(), options).await?;
+    let options = ClientOptions { purpose: "demo".to_string(), tls: tls.clone(), ..ClientOptions::default() };
+    let client = Client::connect(&cluster.endpoints(), options.clone()).await?;
     let population = Population::new(args.seed, args.records)?;
     load(&client, &population, &args.data_dir).await?;
     print_leaders(&cluster).await?;
     let mut sample = population.citizens();
     let (first, second) = (sample.next(), sample.next());
     if let Some(first) = &first {
-        print_lookups(&cluster, &first.id).await?;
+        print_lookups(&cluster, &first.id, options).await?;
     }
     println!();
     let dancuctl = dancuctl_path();
-    let config = args.config.display();
+    let config = match &tls {
+        Some(tls) => format!("{} --tls-dir {} --identity {}", args.config.display(), tls.dir.display(), tls.name),
+        None => args.config.display().to_string(),
+    };
+    let example_id = second.as_ref().map_or_else(|| "ID".to_string(), |person| person.id.clone());
     println!("The cluster is running. Try:");
     println!("  {dancuctl} --config {config} status");
     if let Some(person) = second {
@@ -82,6 +111,13 @@ async fn main() -> anyhow::Result<()> {
             "  {dancuctl} --config {config} search --name '{}' --dob {dob}",
             dancu_synthetic::unaccented(&person.full_name)
         );
+    }
+    if let Some(tls) = &tls {
+        let config = format!("{} --tls-dir {}", args.config.display(), tls.dir.display());
+        println!("As the example's other callers (each sees and may do only what its role allows):");
+        println!("  {dancuctl} --config {config} --identity bank --purpose kyc whoami");
+        println!("  {dancuctl} --config {config} --identity health-ministry --purpose treatment get {example_id} --output json");
+        println!("  {dancuctl} --config {config} --identity hanoi-police --purpose investigation get {example_id}");
     }
     println!("Press Ctrl-C to stop it.");
     tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
@@ -146,11 +182,11 @@ async fn print_leaders(cluster: &LocalCluster) -> anyhow::Result<()> {
 }
 
 /// The same record read at every consistency level, each from the first node (which may be a follower).
-async fn print_lookups(cluster: &LocalCluster, id: &str) -> anyhow::Result<()> {
+async fn print_lookups(cluster: &LocalCluster, id: &str, options: ClientOptions) -> anyhow::Result<()> {
     println!();
     println!("lookups of {id} through node 1 (synthetic data):");
     let first_node = cluster.node_ids()[0];
-    let client = Client::connect(&[cluster.addr(first_node)], ClientOptions::default()).await?;
+    let client = Client::connect(&[cluster.addr(first_node)], options).await?;
     let levels = [Consistency::Linearizable, Consistency::ReadIndex, Consistency::Follower, Consistency::Stale];
     for level in levels {
         let started = Instant::now();
