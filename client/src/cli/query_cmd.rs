@@ -164,12 +164,16 @@ struct SummaryJson<'a> {
 struct HouseholdJson<'a> {
     household_id: &'a str,
     members: Vec<SummaryJson<'a>>,
+    /// Partitions skipped because their province is outside the caller's scope.
+    out_of_scope_partitions: &'a [u32],
 }
 
 #[derive(Debug, Serialize)]
 struct SearchJson<'a> {
     hits: Vec<SummaryJson<'a>>,
     truncated: bool,
+    /// Partitions skipped because their province is outside the caller's scope.
+    out_of_scope_partitions: &'a [u32],
 }
 
 #[derive(Debug, Serialize)]
@@ -404,13 +408,24 @@ pub(crate) async fn household(global: &GlobalArgs, args: HouseholdArgs) -> Resul
         OutputFormat::Json => to_json(&HouseholdJson {
             household_id: &response.household_id,
             members: response.members.iter().map(summary_json).collect(),
+            out_of_scope_partitions: &response.out_of_scope_partitions,
         }),
         OutputFormat::Table => Ok(format!(
-            "{}household {}: {}\n",
+            "{}household {}: {}{}\n",
             render(&SUMMARY_HEADERS, &summary_rows(&response.members)),
             response.household_id,
-            plural(response.members.len(), "member")
+            plural(response.members.len(), "member"),
+            skipped_note(&response.out_of_scope_partitions)
         )),
+    }
+}
+
+/// Said after a scatter-gather answer when the caller's scope left partitions out.
+fn skipped_note(out_of_scope: &[u32]) -> String {
+    if out_of_scope.is_empty() {
+        String::new()
+    } else {
+        format!(" ({} outside this caller's province scope skipped)", plural(out_of_scope.len(), "partition"))
     }
 }
 
@@ -427,13 +442,15 @@ pub(crate) async fn search(global: &GlobalArgs, args: SearchArgs) -> Result<Stri
         OutputFormat::Json => to_json(&SearchJson {
             hits: response.hits.iter().map(summary_json).collect(),
             truncated: response.truncated,
+            out_of_scope_partitions: &response.out_of_scope_partitions,
         }),
         OutputFormat::Table => {
             let more = if response.truncated { " (more match: raise --limit, at most 100)" } else { "" };
             Ok(format!(
-                "{}{}{more}\n",
+                "{}{}{more}{}\n",
                 render(&SUMMARY_HEADERS, &summary_rows(&response.hits)),
-                plural(response.hits.len(), "hit")
+                plural(response.hits.len(), "hit"),
+                skipped_note(&response.out_of_scope_partitions)
             ))
         }
     }
