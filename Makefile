@@ -7,7 +7,7 @@ TARGET_DIR := $(abspath $(or $(CARGO_TARGET_DIR),target))
 # The Python venv of the off-the-shelf reflection test (made by `make deps`).
 export DANCU_PYVENV ?= $(TARGET_DIR)/pyvenv
 
-.PHONY: deps doctor build test demo jepsen bench
+.PHONY: deps doctor build test demo jepsen bench fuzz
 
 # What the build and the tests need from the machine (clang/libclang for RocksDB's bindings, protoc and the
 # well-known .proto files for etcd-client's build script, etcd-server for `bench compare`, iproute2 for the suite's
@@ -56,3 +56,13 @@ BENCH_OUT ?= bench-results
 bench: deps
 	$(CARGO) build --release -p dancu-node -p dancu-client -p dancu-bench --bins
 	$(TARGET_DIR)/release/dancuctl bench compare $(if $(filter quick,$(BENCH_MODE)),--quick) --out $(BENCH_OUT)
+
+# The cargo-fuzz targets (fuzz/; ARCHITECTURE.md lists them and what each asserts): each runs FUZZ_RUNS executions
+# (10 M by default) from seed inputs made by node/examples/fuzz_seeds.rs. A crash stops the run and names the input
+# (under $(TARGET_DIR)/fuzz/artifacts/). Executions and time per target: $(TARGET_DIR)/fuzz/summary.md. Installs the
+# nightly toolchain and cargo-fuzz when missing.
+FUZZ_TARGETS ?= personal_id citizen_record cluster_config request log_entry snapshot_chunk
+FUZZ_RUNS ?= 10000000
+fuzz: deps
+	$(CARGO) build --release -p dancu-node --example fuzz_seeds
+	@bash .ci/fuzz.sh "$(TARGET_DIR)" "$(FUZZ_TARGETS)" "$(FUZZ_RUNS)"

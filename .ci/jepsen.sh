@@ -15,18 +15,18 @@ out, code, label = sys.argv[1:4]
 try:
     r = json.load(open(f"{out}/results.json"))
 except Exception as error:
-    print(f"| {label} | exit {code} | no results.json ({error}) | | | | |")
+    print(f"| {label} | exit {code} | no results.json ({error}) | | | | | |")
     sys.exit()
 confirmed = ", ".join(f"{k} {v}" for k, v in sorted(r.get("nemesis_confirmed", {}).items()))
 injected = sum(r.get("nemesis_injected", {}).values())
-print(f"| {label} | exit {code} | valid: {r['valid']} | {r['ops']} | {r['acked_writes_lost']} | "
-      f"{sum(r.get('nemesis_confirmed', {}).values())}/{injected} | {confirmed} |")
+print(f"| {label} | exit {code} | valid: {r['valid']} | {r.get('transport', 'unknown')} | {r['ops']} | "
+      f"{r['acked_writes_lost']} | {sum(r.get('nemesis_confirmed', {}).values())}/{injected} | {confirmed} |")
 PY
 }
 
 {
-  echo "| run | exit | verdict | ops | acked writes lost | faults confirmed/injected | confirmed per kind |"
-  echo "|---|---|---|---:|---:|---:|---|"
+  echo "| run | exit | verdict | transport | ops | acked writes lost | faults confirmed/injected | confirmed per kind |"
+  echo "|---|---|---|---|---:|---:|---:|---|"
 } > "$table"
 
 for seed in $runs; do
@@ -36,10 +36,13 @@ for seed in $runs; do
   code=$?
   row "$out" "$code" "all, seed $seed" >> "$table"
   [ "$code" -eq 0 ] || failed=1
-  # Every kind must have fired and been confirmed in every run.
+  # Every kind must have fired and been confirmed in every run, over mutual TLS (the suite's default).
   python3 - "$out" <<'PY' || failed=1
 import json, sys
 r = json.load(open(f"{sys.argv[1]}/results.json"))
+if r.get("transport") != "mutual TLS":
+    print(f"{sys.argv[1]}: ran over {r.get('transport')!r}, not mutual TLS", file=sys.stderr)
+    sys.exit(1)
 kinds = ["partition", "kill", "pause", "leader", "membership", "admin", "failpoint", "restart", "clock",
          "power-loss", "disk-wipe"]
 missing = [k for k in kinds if r.get("nemesis_confirmed", {}).get(k, 0) == 0]
@@ -59,7 +62,7 @@ for test in $self_tests; do
     row "$out" "$code" "self-test $test, seed $seed" >> "$table"
     [ "$code" -eq 1 ] && caught=$((caught + 1))
   done
-  echo "| **self-test $test** | caught in $caught of $(echo $self_seeds | wc -w) seeds | | | | | |" >> "$table"
+  echo "| **self-test $test** | caught in $caught of $(echo $self_seeds | wc -w) seeds | | | | | | |" >> "$table"
   [ "$caught" -ge 4 ] || failed=1
 done
 

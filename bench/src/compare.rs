@@ -1,5 +1,6 @@
-//! The compare run: dancu, then etcd, then the ceilings, one after the other on the same machine (never two at
-//! once, so each has the whole machine), then the ratios, the goals and the files.
+//! The compare run: dancu (insecure plaintext), dancu over mutual TLS, then etcd, then the ceilings, one after the
+//! other on the same machine (never two at once, so each has the whole machine), then the ratios, the goals and the
+//! files.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -9,11 +10,13 @@ use dancu_jepsen::CpuCap;
 use dancu_synthetic::Population;
 
 use crate::ceiling::echo::EchoServer;
+use crate::connections::{ConnectionRun, Dial};
 use crate::dancu_side::{DancuSystem, DancuWorkload};
 use crate::etcd::{EtcdCluster, EtcdWorkload};
 use crate::plan::ComparePlan;
 use crate::results::{
-    BatchFigures, Ceilings, Figures, Goal, Machine, Ratios, Results, SystemResults, HEADLINE_CONCURRENCY,
+    BatchFigures, Ceilings, Figures, Goal, Machine, Ratios, Results, SystemResults, HEADLINE_BATCH,
+    HEADLINE_CONCURRENCY,
 };
 use crate::CompareError;
 
@@ -21,8 +24,6 @@ use crate::CompareError;
 const LOOP_SEED: u64 = 7;
 /// Longest one benchmark request may take before the loop gives up on it.
 const REQUEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
-/// The batch size of the headline batch-get figure.
-const HEADLINE_BATCH: usize = 100;
 
 pub struct CompareOptions {
     pub plan: ComparePlan,
@@ -69,12 +70,18 @@ pub async fn run(options: CompareOptions) -> Result<Results, CompareError> {
     let dancu_dir = work.path().join("dancu");
     let dancu = measure_dancu(plan, &node_bin, options.node_cpus, &dancu_dir, &population, &keys).await;
     keep_logs(&dancu_dir, &logs, "dancu")?;
-    // The nodes stopped when `measure_dancu` returned; their data (gigabytes at 1M records) must not crowd etcd's disk.
-    if dancu_dir.exists() {
-        std::fs::remove_dir_all(&dancu_dir)
-            .map_err(|source| CompareError::io(format!("removing {}", dancu_dir.display()), source))?;
-    }
-    results.dancu = dancu?;
+    // The nodes stopped when `measure_dancu` returned; their data (gigabytes at 1M records) must not crowd the next
+    // cluster's disk.
+    remove_dir(&dancu_dir)?;
+    let (dancu, plaintext_connections) = dancu?;
+    results.dancu = dancu;
+    let tls_dir = work.path().join("dancu-tls");
+    let tls =
+        crate::secure::measure(plan, &node_bin, options.node_cpus, &tls_dir, &population, &keys, plaintext_connections)
+            .await;
+    keep_logs(&tls_dir, &logs, "dancu-tls")?;
+    remove_dir(&tls_dir)?;
+    results.dancu_tls = tls?;
     let etcd_dir = work.path().join("etcd");
     let etcd = measure_etcd(plan, options.etcd_bin.as_deref(), options.node_cpus, &etcd_dir, &population, &ids).await;
     keep_logs(&etcd_dir, &logs, "etcd")?;
@@ -86,7 +93,15 @@ pub async fn run(options: CompareOptions) -> Result<Results, CompareError> {
     Ok(results)
 }
 
-fn shape(plan: &ComparePlan, concurrency: usize) -> LoopShape {
+fn remove_dir(dir: &Path) -> Result<(), CompareError> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)
+            .map_err(|source| CompareError::io(format!("removing {}", dir.display()), source))?;
+    }
+    Ok(())
+}
+
+pub(crate) fn shape(plan: &ComparePlan, concurrency: usize) -> LoopShape {
     LoopShape {
         concurrency,
         warmup: plan.warmup,
@@ -96,7 +111,7 @@ fn shape(plan: &ComparePlan, concurrency: usize) -> LoopShape {
     }
 }
 
-fn progress(system: &str, result: &BenchResult) {
+pub(crate) fn progress(system: &str, result: &BenchResult) {
     eprintln!("{system}: {}", result.table_line());
 }
 
@@ -126,12 +141,7 @@ fn summarize(system: &mut SystemResults, serializable: &str) {
         .runs
         .iter()
         .filter(|run| run.workload == "batch-get" && run.concurrency == HEADLINE_CONCURRENCY)
-        .map(|run| BatchFigures {
-            batch_size: run.batch_size,
-            keys_per_s: run.keys_per_s,
-            requests_per_s: run.ops_per_s,
-            p99_ms: run.latency_ms.p99,
-        })
+        .map(BatchFigures::of)
         .collect();
     system.batch_get.sort_by_key(|batch| batch.batch_size);
     system.batch_get_keys_per_s =
@@ -197,6 +207,8 @@ fn note_cap(system: &mut SystemResults, cap: Option<&CpuCap>) -> Result<(), Comp
     Ok(())
 }
 
+/// The plaintext cluster: load, the sweep, new connections per second (put beside the TLS handshake rate), the
+/// failover.
 async fn measure_dancu(
     plan: &ComparePlan,
     node_bin: &Path,
@@ -204,7 +216,7 @@ async fn measure_dancu(
     dir: &Path,
     population: &Population,
     keys: &Arc<KeySet>,
-) -> Result<SystemResults, CompareError> {
+) -> Result<(SystemResults, ConnectionRun), CompareError> {
     eprintln!("dancu: starting 3 nodes");
     let cap = slow_box("dancu", node_cpus)?;
     let mut dancu = DancuSystem::start(node_bin, dir, cap.clone()).await?;
@@ -231,6 +243,9 @@ async fn measure_dancu(
         progress("dancu", &result);
         system.runs.push(result);
     }
+    let connections =
+        crate::connections::run(&dancu.endpoints(), Dial::Plaintext, shape(plan, HEADLINE_CONCURRENCY)).await?;
+    progress("dancu", &connections.result);
     eprintln!("dancu: killing a partition's leader {} times under write load", plan.failover_kills);
     let (mut target, writes) = dancu.failover(population).await?;
     let settle = crate::failover::settle_max(system.load.records);
@@ -238,7 +253,7 @@ async fn measure_dancu(
     eprintln!("dancu: failover {:?} ms", system.failover.recoveries_ms.iter().map(|ms| ms.round()).collect::<Vec<_>>());
     summarize(&mut system, "stale");
     note_cap(&mut system, cap.as_deref())?;
-    Ok(system)
+    Ok((system, connections))
 }
 
 /// Copies the `*.log` files directly in `from` (one per member) to `to`, each name prefixed with `system-` unless
@@ -365,7 +380,7 @@ fn ratio(numerator: f64, denominator: f64) -> f64 {
 }
 
 fn ratios(results: &Results) -> Ratios {
-    let (dancu, etcd) = (&results.dancu, &results.etcd);
+    let (dancu, tls, etcd) = (&results.dancu, &results.dancu_tls, &results.etcd);
     Ratios {
         get_linearizable_vs_etcd: ratio(dancu.get_linearizable.ops_per_s, etcd.get_linearizable.ops_per_s),
         get_linearizable_vs_echo: ratio(dancu.get_linearizable.ops_per_s, results.ceilings.echo_ops_per_s),
@@ -375,10 +390,17 @@ fn ratios(results: &Results) -> Ratios {
         load_vs_etcd: ratio(dancu.load.records_per_s, etcd.load.records_per_s),
         put_vs_unbatched_put_ceiling: ratio(dancu.put_ops_per_s, results.ceilings.unbatched_replicated_put_ops_per_s),
         load_vs_import_write_ceiling: ratio(dancu.load.records_per_s, results.ceilings.rocksdb_import_records_per_s),
+        get_tls_vs_plaintext: ratio(tls.get_linearizable.ops_per_s, dancu.get_linearizable.ops_per_s),
+        get_masked_vs_plaintext: ratio(tls.masked_get_linearizable.ops_per_s, dancu.get_linearizable.ops_per_s),
+        get_tls_vs_etcd: ratio(tls.get_linearizable.ops_per_s, etcd.get_linearizable.ops_per_s),
+        get_masked_vs_etcd: ratio(tls.masked_get_linearizable.ops_per_s, etcd.get_linearizable.ops_per_s),
+        batch_get_tls_vs_plaintext: ratio(tls.batch_get_keys_per_s, dancu.batch_get_keys_per_s),
+        batch_get_masked_vs_plaintext: ratio(tls.masked_batch_get_keys_per_s, dancu.batch_get_keys_per_s),
+        handshakes_vs_plaintext_connections: ratio(tls.handshakes_per_s, tls.plaintext_connections_per_s),
     }
 }
 
-/// The goals of the benchmark issue, at 64 clients. The RSS goal is stated for 1M records; a quick run checks it
+/// The goals of the benchmark issues (6, and 19 for mutual TLS and masking), at 64 clients. The RSS goal is stated for 1M records; a quick run checks it
 /// with its own record count (the name says which).
 fn goals(results: &Results) -> Vec<Goal> {
     let ratios = &results.ratios;
@@ -412,6 +434,10 @@ fn goals(results: &Results) -> Vec<Goal> {
             ..below("failover p99 (ms)", 1_000.0, dancu.failover_p99_ms)
         },
         below(&format!("node RSS with {} records (MiB)", results.records), 1_024.0, dancu.rss_mib),
+        at_least("mTLS linearizable get vs plaintext (×)", 0.85, ratios.get_tls_vs_plaintext),
+        at_least("masked-role mTLS linearizable get vs plaintext (×)", 0.8, ratios.get_masked_vs_plaintext),
+        at_least("mTLS linearizable get vs etcd (×)", 6.0, ratios.get_tls_vs_etcd),
+        at_least("masked-role mTLS linearizable get vs etcd (×)", 6.0, ratios.get_masked_vs_etcd),
     ]
 }
 
@@ -523,6 +549,9 @@ mod tests {
         results.dancu.batch_get_keys_per_s = 400_000.0;
         results.dancu.failover_p99_ms = 1_200.0;
         results.dancu.rss_mib = 500.0;
+        // Over mutual TLS: faster than plaintext in this made-up run (noise does that), the masked role slower.
+        results.dancu_tls.get_linearizable.ops_per_s = 61_000.0;
+        results.dancu_tls.masked_get_linearizable.ops_per_s = 45_000.0;
         results.ratios = ratios(&results);
         let goals = goals(&results);
         let met: Vec<(&str, bool)> = goals.iter().map(|goal| (goal.name.as_str(), goal.met)).collect();
@@ -536,9 +565,15 @@ mod tests {
                 ("put vs etcd (×)", false),
                 ("failover p99 (ms)", false),
                 ("node RSS with 100000 records (MiB)", true),
+                ("mTLS linearizable get vs plaintext (×)", true),
+                ("masked-role mTLS linearizable get vs plaintext (×)", false),
+                ("mTLS linearizable get vs etcd (×)", true),
+                ("masked-role mTLS linearizable get vs etcd (×)", false),
             ]
         );
         assert_eq!(goals[0].measured, 6.0);
+        let tls_measured: Vec<f64> = goals[7..].iter().map(|goal| goal.measured).collect();
+        assert_eq!(tls_measured, [61.0 / 60.0, 0.75, 6.1, 4.5]);
     }
 
     #[test]
@@ -551,6 +586,15 @@ mod tests {
         results.dancu.load.records_per_s = 20_000.0;
         let ratios = ratios(&results);
         assert_eq!((ratios.put_vs_unbatched_put_ceiling, ratios.load_vs_import_write_ceiling), (0.1, 0.25));
+        // The costs of mutual TLS are read against the plaintext cluster's figures of the same run.
+        results.dancu.batch_get_keys_per_s = 400_000.0;
+        results.dancu_tls.batch_get_keys_per_s = 360_000.0;
+        results.dancu_tls.masked_batch_get_keys_per_s = 300_000.0;
+        results.dancu_tls.handshakes_per_s = 1_000.0;
+        results.dancu_tls.plaintext_connections_per_s = 4_000.0;
+        let ratios = super::ratios(&results);
+        let tls = (ratios.batch_get_tls_vs_plaintext, ratios.batch_get_masked_vs_plaintext);
+        assert_eq!((tls, ratios.handshakes_vs_plaintext_connections), ((0.9, 0.75), 0.25));
         // No ceiling measured (a failed phase): no ratio rather than infinity.
         assert_eq!(super::ratios(&Results::default()).load_vs_import_write_ceiling, 0.0);
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use dancu_client::bench::{BenchConfig, BenchResult, KeySet, LoopShape, Operation, Workload};
 use dancu_client::proto::{Citizen, Consistency};
-use dancu_client::{Client, ClientOptions, ImportOptions};
+use dancu_client::{Client, ClientOptions, ImportOptions, TlsIdentity};
 use dancu_jepsen::{ClusterSpec, CpuCap, LocalCluster};
 use dancu_synthetic::Population;
 use rand::rngs::StdRng;
@@ -50,10 +50,24 @@ impl DancuSystem {
         cpu_cap: Option<Arc<CpuCap>>,
     ) -> Result<DancuSystem, CompareError> {
         let spec = ClusterSpec { base_dir: Some(base_dir.to_path_buf()), cpu_cap, ..ClusterSpec::new(node_bin) };
+        DancuSystem::start_spec(spec, None).await
+    }
+
+    /// Starts the cluster `spec` describes (e.g. a mutual-TLS one), waits until every partition has a leader, and
+    /// connects the client the load and the workloads share, as `caller` when the cluster runs mutual TLS.
+    pub async fn start_spec(spec: ClusterSpec, caller: Option<&str>) -> Result<DancuSystem, CompareError> {
         let cluster = LocalCluster::start(spec)?;
         cluster.wait_healthy(HEALTHY_MAX).await?;
-        let client = Client::connect(&cluster.endpoints(), bench_options()).await?;
+        let tls = caller.and_then(|caller| cluster.caller_tls(caller));
+        let client = Client::connect(&cluster.endpoints(), ClientOptions { tls, ..bench_options() }).await?;
         Ok(DancuSystem { cluster, client })
+    }
+
+    /// `caller`'s certificate in a mutual-TLS cluster.
+    pub fn identity(&self, caller: &str) -> Result<TlsIdentity, CompareError> {
+        self.cluster
+            .caller_tls(caller)
+            .ok_or_else(|| CompareError::TlsPhase(format!("the cluster runs without TLS: no certificate for {caller}")))
     }
 
     pub fn version(&self) -> String {
@@ -134,17 +148,21 @@ impl DancuSystem {
 
     /// Resident set of every node, MiB, in node order.
     pub fn rss_mib_per_node(&self) -> Result<Vec<f64>, CompareError> {
-        self.cluster
-            .node_ids()
-            .into_iter()
-            .map(|node| {
-                let pid = self
-                    .cluster
-                    .pid(node)
-                    .ok_or_else(|| CompareError::io(format!("node {node}"), std::io::Error::other("not running")))?;
-                crate::process_stats::rss_mib(pid)
-            })
-            .collect()
+        self.node_pids()?.into_iter().map(crate::process_stats::rss_mib).collect()
+    }
+
+    /// CPU time all nodes have used since they started, seconds.
+    pub fn cpu_s(&self) -> Result<f64, CompareError> {
+        self.node_pids()?.into_iter().map(crate::process_stats::cpu_s).sum()
+    }
+
+    fn node_pids(&self) -> Result<Vec<u32>, CompareError> {
+        let pid = |node| {
+            self.cluster
+                .pid(node)
+                .ok_or_else(|| CompareError::io(format!("node {node}"), std::io::Error::other("not running")))
+        };
+        self.cluster.node_ids().into_iter().map(pid).collect()
     }
 
     /// Runs one workload through `dancu_client::bench` (the `dancuctl bench run` loop), keys uniform over `keys`.
@@ -154,26 +172,7 @@ impl DancuSystem {
         keys: Arc<KeySet>,
         shape: LoopShape,
     ) -> Result<BenchResult, CompareError> {
-        let (kind, consistency, batch_size) = match workload {
-            DancuWorkload::GetLinearizable => (Workload::Get, Consistency::Linearizable, 1),
-            DancuWorkload::GetStale => (Workload::Get, Consistency::Stale, 1),
-            DancuWorkload::Put => (Workload::Put, Consistency::Linearizable, 1),
-            DancuWorkload::BatchGet(size) => (Workload::BatchGet, Consistency::Linearizable, size),
-        };
-        let config = BenchConfig {
-            workload: kind,
-            consistency,
-            batch_size,
-            concurrency: shape.concurrency,
-            duration: shape.duration,
-            warmup: shape.warmup,
-            seed: shape.seed,
-            ..BenchConfig::default()
-        };
-        // Every loop shares one client, as a service's tasks share one `Client`: its clones share the channels
-        // and the coalescing of concurrent gets (measured: 4 separately connected clients at 64 loops gave 0.6×
-        // the gets, 0.9× the batch-get keys and 0.9× the puts of one).
-        Ok(dancu_client::bench::run(&config, keys, std::slice::from_ref(&self.client)).await?)
+        run_workload_as(&self.client, workload, keys, shape).await
     }
 
     /// The failover target (the leader of the partition of `population`'s first record) and its writes.
@@ -202,7 +201,38 @@ impl DancuSystem {
     }
 }
 
-fn bench_options() -> ClientOptions {
+/// Runs one workload through `dancu_client::bench` (the `dancuctl bench run` loop) with `client` (a caller of the
+/// cluster: its options say who it is), keys uniform over `keys`.
+pub async fn run_workload_as(
+    client: &Client,
+    workload: DancuWorkload,
+    keys: Arc<KeySet>,
+    shape: LoopShape,
+) -> Result<BenchResult, CompareError> {
+    let (kind, consistency, batch_size) = match workload {
+        DancuWorkload::GetLinearizable => (Workload::Get, Consistency::Linearizable, 1),
+        DancuWorkload::GetStale => (Workload::Get, Consistency::Stale, 1),
+        DancuWorkload::Put => (Workload::Put, Consistency::Linearizable, 1),
+        DancuWorkload::BatchGet(size) => (Workload::BatchGet, Consistency::Linearizable, size),
+    };
+    let config = BenchConfig {
+        workload: kind,
+        consistency,
+        batch_size,
+        concurrency: shape.concurrency,
+        duration: shape.duration,
+        warmup: shape.warmup,
+        seed: shape.seed,
+        ..BenchConfig::default()
+    };
+    // Every loop shares one client, as a service's tasks share one `Client`: its clones share the channels
+    // and the coalescing of concurrent gets (measured: 4 separately connected clients at 64 loops gave 0.6×
+    // the gets, 0.9× the batch-get keys and 0.9× the puts of one).
+    Ok(dancu_client::bench::run(&config, keys, std::slice::from_ref(client)).await?)
+}
+
+/// Every benchmark client's options: purpose `benchmark`, plaintext.
+pub(crate) fn bench_options() -> ClientOptions {
     ClientOptions { purpose: "benchmark".to_string(), ..ClientOptions::default() }
 }
 

@@ -14,6 +14,12 @@ pub enum CompareError {
     Client(#[from] dancu_client::ClientError),
     #[error("load generator: {0}")]
     Bench(#[from] dancu_client::bench::BenchError),
+    #[error("certificates: {0}")]
+    Tls(#[from] dancu_tls::TlsError),
+    /// The mutual-TLS phase could not be set up, or a check that it measured what it says failed (a masked field
+    /// seen, another identity answered).
+    #[error("mutual TLS phase: {0}")]
+    TlsPhase(String),
     #[error("import: {0}")]
     Import(String),
     #[error("{context}: {source}")]

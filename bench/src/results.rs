@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 
 /// The concurrency the headline figures and the goals are taken at.
 pub const HEADLINE_CONCURRENCY: usize = 64;
+/// The batch size of the headline batch-get figures.
+pub const HEADLINE_BATCH: usize = 100;
 
 /// Throughput and latency of one workload at [`HEADLINE_CONCURRENCY`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -40,6 +42,17 @@ pub struct BatchFigures {
     pub keys_per_s: f64,
     pub requests_per_s: f64,
     pub p99_ms: f64,
+}
+
+impl BatchFigures {
+    pub fn of(result: &BenchResult) -> BatchFigures {
+        BatchFigures {
+            batch_size: result.batch_size,
+            keys_per_s: result.keys_per_s,
+            requests_per_s: result.ops_per_s,
+            p99_ms: result.latency_ms.p99,
+        }
+    }
 }
 
 /// Leader kills under write load: how long writes failed after each kill.
@@ -102,6 +115,77 @@ pub struct SystemResults {
     pub cpu_throttled_periods: u64,
 }
 
+/// dancu over mutual TLS (`dancu_tls` in results.json): a second fresh cluster, the same nodes and population as the
+/// plaintext one but `tls.mode = "mutual"`, measured after the plaintext cluster stopped and before etcd started.
+/// Callers are two roles of the benchmark's own: [`TlsResults::full_caller`] sees every field, and
+/// [`TlsResults::masked_caller`] has [`TlsResults::hidden_fields`] masked in every reply. Every figure is at
+/// [`HEADLINE_CONCURRENCY`]; the batch figures are at [`HEADLINE_BATCH`] keys.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TlsResults {
+    /// How the cluster, its TLS and its roles were set up, one line.
+    pub settings: String,
+    /// The caller with every field visible (its role allows get, batch-get and import; it also loads the records).
+    pub full_caller: String,
+    /// The caller whose role hides `hidden_fields`.
+    pub masked_caller: String,
+    pub hidden_fields: Vec<String>,
+    /// Linearizable get as `full_caller`.
+    pub get_linearizable: Figures,
+    /// Batch get as `full_caller`.
+    pub batch_get: BatchFigures,
+    /// `batch_get.keys_per_s`.
+    pub batch_get_keys_per_s: f64,
+    /// Linearizable get as `masked_caller`.
+    pub masked_get_linearizable: Figures,
+    /// Batch get as `masked_caller`.
+    pub masked_batch_get: BatchFigures,
+    /// `masked_batch_get.keys_per_s`.
+    pub masked_batch_get_keys_per_s: f64,
+    /// New mutual-TLS connections: each a TCP connect, a full TLS handshake (no session resumption, as a freshly
+    /// started process has no session to resume) and HTTP/2 setup, up to its first answered `WhoAmI`; closed
+    /// after it. Latency is the whole of that.
+    pub handshakes: Figures,
+    /// `handshakes.ops_per_s`: new connections per second over mutual TLS.
+    pub handshakes_per_s: f64,
+    /// Handshakes the connection run completed in full, its warm-up included.
+    pub handshakes_full: u64,
+    /// Handshakes that resumed a session (0: resumption is off, and a resumed one fails its connection).
+    pub handshakes_resumed: u64,
+    /// The same connection loop against the plaintext cluster (measured in its phase): TCP connect and HTTP/2
+    /// setup up to the first answered `WhoAmI`.
+    pub plaintext_connections: Figures,
+    /// `plaintext_connections.ops_per_s`.
+    pub plaintext_connections_per_s: f64,
+    /// Loading the same population as `full_caller`.
+    pub load: Load,
+    /// Cores the nodes used together before the load (half a second after every partition had a leader: Raft
+    /// heartbeats alone).
+    #[serde(default)]
+    pub baseline_node_cores: f64,
+    /// Seconds the runs waited after the load for the nodes to be about that idle again (their flushes and
+    /// compactions of the load done; at most 20), and the cores they used in the last half second of the wait.
+    #[serde(default)]
+    pub idle_wait_s: f64,
+    #[serde(default)]
+    pub idle_node_cores: f64,
+    /// The cores the TLS cluster's nodes shared (`--node-cpus`); `None`: uncapped.
+    #[serde(default)]
+    pub cpu_cap_cores: Option<f64>,
+    /// CFS periods in which the cap held the TLS cluster's nodes back.
+    #[serde(default)]
+    pub cpu_throttled_periods: u64,
+    /// Every run behind these figures, with the caller that made it.
+    pub runs: Vec<TlsRun>,
+}
+
+/// One run of [`TlsResults`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TlsRun {
+    /// The caller whose certificate the run presented; `insecure-plaintext` for the plaintext connection run.
+    pub caller: String,
+    pub result: BenchResult,
+}
+
 /// The ceilings: what the RPC layer and the storage engine alone reach on this machine.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Ceilings {
@@ -160,6 +244,27 @@ pub struct Ratios {
     /// dancu load records/s ÷ `ceilings.rocksdb_import_records_per_s`.
     #[serde(default)]
     pub load_vs_import_write_ceiling: f64,
+    /// `dancu_tls.get_linearizable` ops/s ÷ the plaintext `dancu.get_linearizable` (what mutual TLS costs a get).
+    #[serde(default)]
+    pub get_tls_vs_plaintext: f64,
+    /// `dancu_tls.masked_get_linearizable` ops/s ÷ the plaintext `dancu.get_linearizable` (TLS and the mask).
+    #[serde(default)]
+    pub get_masked_vs_plaintext: f64,
+    /// `dancu_tls.get_linearizable` ops/s ÷ etcd's linearizable get.
+    #[serde(default)]
+    pub get_tls_vs_etcd: f64,
+    /// `dancu_tls.masked_get_linearizable` ops/s ÷ etcd's linearizable get.
+    #[serde(default)]
+    pub get_masked_vs_etcd: f64,
+    /// `dancu_tls.batch_get_keys_per_s` ÷ the plaintext `dancu.batch_get_keys_per_s`.
+    #[serde(default)]
+    pub batch_get_tls_vs_plaintext: f64,
+    /// `dancu_tls.masked_batch_get_keys_per_s` ÷ the plaintext `dancu.batch_get_keys_per_s`.
+    #[serde(default)]
+    pub batch_get_masked_vs_plaintext: f64,
+    /// `dancu_tls.handshakes_per_s` ÷ `dancu_tls.plaintext_connections_per_s`.
+    #[serde(default)]
+    pub handshakes_vs_plaintext_connections: f64,
 }
 
 /// One goal of the benchmark issue, checked against this run.
@@ -188,7 +293,11 @@ pub struct Results {
     /// RFC 3339, UTC.
     pub started_at: String,
     pub machine: Machine,
+    /// dancu with insecure plaintext: the cluster every `dancu` figure and ratio is about.
     pub dancu: SystemResults,
+    /// dancu over mutual TLS, with a full-access and a masked role.
+    #[serde(default)]
+    pub dancu_tls: TlsResults,
     pub etcd: SystemResults,
     pub ceilings: Ceilings,
     pub ratios: Ratios,

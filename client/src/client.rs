@@ -10,7 +10,7 @@ mod reads;
 mod scan;
 mod writes;
 
-pub use reads::SearchQuery;
+pub use reads::{LegacyLookup, SearchQuery};
 pub use scan::{PartitionScan, ScanOptions, ScanPage};
 pub use writes::{IdCorrectionOutcome, MarriageOutcome, PUT_CITIZENS_MAX};
 
@@ -91,16 +91,23 @@ fn target_for(consistency: Consistency) -> Target {
 /// The status's message followed by its error sources (tonic puts the OS error, e.g. "Connection refused", there).
 fn describe(status: &Status) -> String {
     let mut text = status.message().to_string();
-    let mut source = std::error::Error::source(status);
-    while let Some(error) = source {
-        let part = error.to_string();
-        if !text.contains(&part) {
+    if let Some(source) = std::error::Error::source(status) {
+        let causes = crate::error::error_chain(source);
+        if !text.contains(&causes) {
             text.push_str(": ");
-            text.push_str(&part);
+            text.push_str(&causes);
         }
-        source = error.source();
     }
     text
+}
+
+/// Whether a failed attempt looks like the server closed the connection before speaking HTTP/2, which is what a
+/// TLS-only server does to a plaintext client.
+fn closed_at_once(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    ["broken pipe", "connection reset", "connection closed", "unexpected eof", "frame with invalid size"]
+        .iter()
+        .any(|sign| message.contains(sign))
 }
 
 /// What one attempt of a call talks to, built over the chosen node's channel: the generated `RegistryClient`,
@@ -552,6 +559,12 @@ impl Client {
                 Ok(()) => return Ok(()),
                 Err(error) => last_message = error.to_string(),
             }
+        }
+        if self.options.tls.is_none() && closed_at_once(&last_message) {
+            last_message.push_str(
+                " (a node that requires mutual TLS drops plaintext connections like this: \
+                 give the client a TLS identity, dancuctl --tls-dir DIR --identity NAME)",
+            );
         }
         Err(ClientError::Connect { endpoint: candidates.join(","), message: last_message })
     }

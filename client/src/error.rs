@@ -219,6 +219,22 @@ fn strip_field_prefix<'a>(message: &'a str, field: &str) -> &'a str {
     message.strip_prefix(field).and_then(|rest| rest.strip_prefix(": ")).unwrap_or(message)
 }
 
+/// An error's message followed by each of its sources' (tonic's transport error alone says only "transport error",
+/// not why), skipping a source whose message the text already holds.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

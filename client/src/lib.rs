@@ -75,10 +75,10 @@ pub use citizen_json::{
     parse_consistency, parse_date_text, parse_sex_text, CitizenJson, CitizenJsonError, PersonRefJson, PlaceJson,
 };
 pub use client::{
-    Client, IdCorrectionOutcome, MarriageOutcome, PartitionScan, ScanOptions, ScanPage, SearchQuery, BATCH_IDS_MAX,
-    PUT_CITIZENS_MAX,
+    Client, IdCorrectionOutcome, LegacyLookup, MarriageOutcome, PartitionScan, ScanOptions, ScanPage, SearchQuery,
+    BATCH_IDS_MAX, PUT_CITIZENS_MAX,
 };
-pub use error::ClientError;
+pub use error::{error_chain, ClientError};
 pub use import::{import, BadLine, ImportError, ImportFailure, ImportOptions, ImportProgress, ImportSummary};
 pub use options::{ClientOptions, TlsIdentity};
 

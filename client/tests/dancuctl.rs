@@ -341,7 +341,7 @@ async fn replaced_ids_and_legacy_numbers() {
     assert_eq!((legacy.code, legacy.stdout.as_str()), (0, "001185012345\n"), "{}", legacy.stderr);
     let none = dancuctl(&["--endpoints", &endpoints, "--output", "json", "legacy", "999999999"], "").await;
     assert_eq!(none.code, 1);
-    assert_eq!(json(&none.stdout), serde_json::json!({"found": false, "id": null}));
+    assert_eq!(json(&none.stdout), serde_json::json!({"found": false, "id": null, "out_of_scope_partitions": []}));
     assert_eq!(none.stderr, "error: no citizen has legacy ID number 999999999\n");
 }
 

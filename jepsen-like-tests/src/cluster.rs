@@ -2,23 +2,27 @@
 //!
 //! Layout of the base directory (a fresh temporary directory unless [`ClusterSpec::base_dir`] names one):
 //! `config.toml` (generated unless [`ClusterSpec::fixed_config`] is given), `node-N/` (data), `node-N.log` (stdout
-//! and stderr, appended across restarts, each start marked by a line).
+//! and stderr, appended across restarts, each start marked by a line), `certs/` (with [`ClusterSpec::mutual_tls`]:
+//! the cluster's authority and every node's and caller's certificate).
 
 use std::collections::BTreeMap;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use dancu_client::certificates::issue_for_config;
+use dancu_client::TlsIdentity;
 use dancu_cluster_config::{ClusterConfig, RaftConfig};
 use dancu_proto::v1::registry_client::RegistryClient;
 use dancu_proto::v1::{StatusRequest, StatusResponse};
+use dancu_tls::{PeerIdentity, ReloadingTls, TlsDir};
 use tempfile::TempDir;
-use tonic::transport::Endpoint;
+use tonic::transport::{Channel, Endpoint};
 
 use crate::health;
 use crate::lazy_mounts::LazyMounts;
 use crate::lazyfs::CrashRecord;
-use crate::local_config::loopback_config;
+use crate::local_config::{loopback_config, MutualTls};
 use crate::poll::poll_until;
 use crate::ports::free_loopback_ports;
 use crate::process::{tail_lines, Launch, NodeProcess, NodeState};
@@ -50,6 +54,12 @@ const STATUS_RPC_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Log lines quoted when a node exits unexpectedly.
 const LOG_LINES_QUOTED: usize = 40;
+
+/// Where [`ClusterSpec::mutual_tls`] puts the certificates, under the base directory.
+const CERTS_DIR: &str = "certs";
+
+/// Validity of the certificates the harness issues (authority included): far longer than any run.
+const CERT_DAYS: u32 = 30;
 
 /// What cluster to run.
 #[derive(Debug, Clone)]
@@ -88,7 +98,13 @@ pub struct ClusterSpec {
     pub lazyfs_bin: Option<PathBuf>,
     /// Mutual TLS (a configuration with `tls.mode = "mutual"`): the directory `dancuctl certs` wrote, passed to
     /// every node as `--tls-dir`, and the caller whose certificate the harness presents for its Status calls.
-    pub tls: Option<dancu_tls::TlsDir>,
+    pub tls: Option<TlsDir>,
+    /// Mutual TLS with certificates the harness makes: the configuration it writes (generated, or `config`) gets
+    /// `tls.mode = "mutual"` and these roles and callers, and once its addresses are final, before any node starts,
+    /// the authority and every node's and caller's certificate are issued into `BASE/certs/` (a node's for the host
+    /// of its address). Nodes get `--tls-dir BASE/certs`; the harness presents `harness_caller`'s certificate.
+    /// Not with `tls` or `fixed_config`, which bring their own certificates.
+    pub mutual_tls: Option<MutualTls>,
 }
 
 impl ClusterSpec {
@@ -109,6 +125,7 @@ impl ClusterSpec {
             initially_down: Vec::new(),
             lazyfs_bin: None,
             tls: None,
+            mutual_tls: None,
         }
     }
 }
@@ -153,8 +170,10 @@ pub struct LocalCluster {
     nodes: Vec<NodeProcess>,
     keep_dir: bool,
     initially_down: Vec<u64>,
-    /// The harness's own TLS identity for Status calls, when the cluster runs mutual TLS.
-    tls: Option<std::sync::Arc<dancu_tls::ReloadingTls>>,
+    /// The certificates' directory and the harness's identity in it, when the cluster runs mutual TLS.
+    tls_dir: Option<TlsDir>,
+    /// The harness's own TLS identity for Status and Admin calls, loaded from `tls_dir`.
+    tls: Option<std::sync::Arc<ReloadingTls>>,
 }
 
 impl LocalCluster {
@@ -162,10 +181,14 @@ impl LocalCluster {
     /// cluster whose node exits because its address is in use (another process took the port) is started again
     /// on new ports, up to three times.
     pub fn start(spec: ClusterSpec) -> Result<LocalCluster, HarnessError> {
+        if spec.mutual_tls.is_some() && (spec.tls.is_some() || spec.fixed_config.is_some()) {
+            let message = "`mutual_tls` makes its own certificates: not with `tls` or `fixed_config`";
+            return Err(HarnessError::Config(message.to_string()));
+        }
         let mut cluster = LocalCluster::start_nodes(&spec)?;
-        if let Some(tls) = &spec.tls {
-            let loaded = dancu_tls::ReloadingTls::load(tls.clone())
-                .map_err(|error| HarnessError::Config(format!("the harness's TLS identity: {error}")))?;
+        if let Some(tls_dir) = &cluster.tls_dir {
+            let loaded = ReloadingTls::load(tls_dir.clone())
+                .map_err(|source| HarnessError::Tls { dir: tls_dir.dir.clone(), source })?;
             cluster.tls = Some(loaded);
         }
         Ok(cluster)
@@ -214,14 +237,25 @@ impl LocalCluster {
         LocalCluster::write(base, config, spec, keep_dir)
     }
 
-    /// A cluster running `config`, written to `base/config.toml`; nothing started yet.
+    /// A cluster running `config` (made mutual by [`ClusterSpec::mutual_tls`], with its certificates issued),
+    /// written to `base/config.toml`; nothing started yet.
     fn write(
         base: BaseDir,
-        config: ClusterConfig,
+        mut config: ClusterConfig,
         spec: &ClusterSpec,
         keep_dir: bool,
     ) -> Result<LocalCluster, HarnessError> {
+        if let Some(mutual_tls) = &spec.mutual_tls {
+            mutual_tls.apply(&mut config);
+        }
         config.validate().map_err(|errors| HarnessError::Config(errors.to_string()))?;
+        if spec.mutual_tls.is_some() {
+            // The addresses are final here (a retry on new ports writes again): every node's certificate names
+            // the host of its address, which is what a client dialing it checks.
+            let dir = base.path().join(CERTS_DIR);
+            issue_for_config(&config, &dir, CERT_DAYS, CERT_DAYS)
+                .map_err(|source| HarnessError::Tls { dir: dir.clone(), source })?;
+        }
         let config_path = base.path().join("config.toml");
         std::fs::write(&config_path, config.to_toml_string())
             .map_err(|source| HarnessError::io(format!("writing {}", config_path.display()), source))?;
@@ -245,8 +279,14 @@ impl LocalCluster {
             })
             .collect();
         nodes.sort_by_key(|node| node.id);
+        let tls_dir = match &spec.mutual_tls {
+            Some(mutual_tls) => {
+                Some(TlsDir::new(base.path().join(CERTS_DIR), PeerIdentity::Caller(mutual_tls.harness_caller.clone())))
+            }
+            None => spec.tls.clone(),
+        };
         let mut extra_args = spec.extra_node_args.clone();
-        if let Some(tls) = &spec.tls {
+        if let Some(tls) = &tls_dir {
             extra_args.extend(["--tls-dir".to_string(), tls.dir.display().to_string()]);
         }
         let launch = Launch {
@@ -258,7 +298,7 @@ impl LocalCluster {
         };
         let initially_down = spec.initially_down.clone();
         let lazy = spec.lazyfs_bin.clone().map(LazyMounts::new);
-        LocalCluster { lazy, base, config_path, config, launch, nodes, keep_dir, initially_down, tls: None }
+        LocalCluster { lazy, base, config_path, config, launch, nodes, keep_dir, initially_down, tls_dir, tls: None }
     }
 
     fn spawn_all(&mut self) -> Result<(), HarnessError> {
@@ -382,6 +422,18 @@ impl LocalCluster {
         self.nodes.iter().map(|node| node.addr.clone()).collect()
     }
 
+    /// The directory of the cluster's certificates (`ca.crt`, `node-N.*`, `CALLER.*`) when it runs mutual TLS.
+    pub fn tls_dir(&self) -> Option<&Path> {
+        self.tls_dir.as_ref().map(|tls| tls.dir.as_path())
+    }
+
+    /// A client's TLS identity as `caller` (one of the configuration's callers) when the cluster runs mutual TLS;
+    /// `None` on a plaintext cluster, where a client speaks plaintext.
+    pub fn caller_tls(&self, caller: &str) -> Option<TlsIdentity> {
+        let dir = self.tls_dir()?;
+        Some(TlsIdentity { dir: dir.to_path_buf(), name: caller.to_string() })
+    }
+
     /// The node's log file.
     pub fn log_path(&self, node: u64) -> PathBuf {
         self.base.path().join(format!("node-{node}.log"))
@@ -501,19 +553,27 @@ impl LocalCluster {
 
 /// Observing the cluster through the nodes' Status.
 impl LocalCluster {
-    /// One node's Status answer.
-    pub async fn status(&self, node: u64) -> Result<StatusResponse, HarnessError> {
+    /// A connection to one node as the harness (over mutual TLS with the harness's certificate when the cluster
+    /// runs it), each call bounded by `rpc_timeout`: for Status and the Admin service.
+    pub async fn channel(&self, node: u64, rpc_timeout: Duration) -> Result<Channel, HarnessError> {
         let addr = self.node(node)?.addr.clone();
-        let failed = |message: String| HarnessError::Status { node, addr: addr.clone(), message };
+        let failed = |message: String| HarnessError::Connect { node, addr: addr.clone(), message };
         let endpoint = Endpoint::from_shared(format!("http://{addr}"))
             .map_err(|error| failed(error.to_string()))?
             .connect_timeout(STATUS_CONNECT_TIMEOUT)
-            .timeout(STATUS_RPC_TIMEOUT);
+            .timeout(rpc_timeout);
         let connected = match &self.tls {
             Some(tls) => endpoint.connect_with_connector(dancu_tls::connector::connector(tls.clone())).await,
             None => endpoint.connect().await,
         };
-        let channel = connected.map_err(|error| failed(format!("connect: {error}")))?;
+        connected.map_err(|error| failed(dancu_client::error_chain(&error)))
+    }
+
+    /// One node's Status answer.
+    pub async fn status(&self, node: u64) -> Result<StatusResponse, HarnessError> {
+        let addr = self.node(node)?.addr.clone();
+        let failed = |message: String| HarnessError::Status { node, addr: addr.clone(), message };
+        let channel = self.channel(node, STATUS_RPC_TIMEOUT).await?;
         let response = RegistryClient::new(channel)
             .status(StatusRequest {})
             .await
@@ -618,6 +678,7 @@ mod tests {
 
     use super::*;
     use crate::process::tests::FAKE_NODE_LOCK;
+    use crate::SUITE_OPERATOR_CALLER;
 
     /// A stand-in node binary running `script`.
     fn fake_node(dir: &Path, script: &str) -> PathBuf {
@@ -649,6 +710,45 @@ mod tests {
         assert_eq!(*log, base_dir.join("node-1.log"));
         assert!(log_tail.contains("fatal: no storage"), "{log_tail}");
         assert!(base_dir.join("config.toml").is_file(), "the generated configuration is written");
+    }
+
+    #[test]
+    fn mutual_tls_writes_a_mutual_config_and_certificates_before_any_node_starts() {
+        let _serial = FAKE_NODE_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let bin_dir = tempfile::tempdir().unwrap();
+        let base_dir = bin_dir.path().join("cluster");
+        let suite = MutualTls::consistency_suite();
+        let spec = ClusterSpec {
+            base_dir: Some(base_dir.clone()),
+            mutual_tls: Some(suite.clone()),
+            // Node 1 prints its command line and the certificate files it would read, then dies.
+            ..ClusterSpec::new(fake_node(
+                bin_dir.path(),
+                "case \"$*\" in *'--node-id 1 '*) echo \"args: $*\" >&2; ls \"$(dirname \"$2\")/certs\" >&2; exit 3;; \
+                 *) exec sleep 30;; esac",
+            ))
+        };
+        let error = LocalCluster::start(spec).err().expect("node 1 dies");
+        let HarnessError::NodeExited { log_tail, .. } = &error else {
+            panic!("expected NodeExited, got {error}");
+        };
+        let certs = base_dir.join(CERTS_DIR);
+        assert!(log_tail.contains(&format!("--tls-dir {}", certs.display())), "{log_tail}");
+        for file in ["ca.crt", "node-1.crt", "node-1.key", "node-3.crt", "jepsen-workload.crt", "jepsen-operator.key"] {
+            assert!(log_tail.lines().any(|line| line == file), "{file} not there when node 1 started:\n{log_tail}");
+        }
+        let written = ClusterConfig::load(&base_dir.join("config.toml")).unwrap();
+        assert!(written.requires_tls());
+        assert_eq!(written.callers, suite.callers);
+        assert_eq!(written.roles, suite.roles);
+
+        let both = ClusterSpec {
+            tls: Some(TlsDir::new(&certs, PeerIdentity::Caller(SUITE_OPERATOR_CALLER.to_string()))),
+            mutual_tls: Some(suite),
+            ..ClusterSpec::new("/nonexistent/dancu-node")
+        };
+        let error = LocalCluster::start(both).err().expect("`mutual_tls` makes its own certificates");
+        assert!(matches!(error, HarnessError::Config(_)), "{error}");
     }
 
     #[test]

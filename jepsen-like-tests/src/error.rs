@@ -28,6 +28,15 @@ pub enum HarnessError {
     /// The cluster configuration could not be read, or the generated one is invalid.
     #[error("cluster configuration: {0}")]
     Config(String),
+    /// The cluster's certificates could not be issued, or the harness's own could not be loaded.
+    #[error("TLS material in {dir}: {source}")]
+    Tls {
+        /// The directory of the certificates.
+        dir: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: dancu_tls::TlsError,
+    },
     /// The node id is not part of this cluster.
     #[error("node {node} is not part of this cluster (nodes: {known:?})")]
     UnknownNode {
@@ -80,6 +89,16 @@ pub enum HarnessError {
         timeout: Duration,
         /// The last observation, saying why the condition was still false (and which logs to read).
         last: String,
+    },
+    /// The harness could not connect to a node (for Status or an Admin call).
+    #[error("connecting to node {node} at {addr}: {message}")]
+    Connect {
+        /// The node.
+        node: u64,
+        /// Its gRPC address.
+        addr: String,
+        /// The transport error (a TLS handshake's included).
+        message: String,
     },
     /// A Status call to a node failed.
     #[error("Status of node {node} at {addr}: {message}")]

@@ -40,7 +40,10 @@ pub use cluster::{ClusterSpec, LocalCluster, KEEP_CLUSTER_ENV};
 pub use cpu_cap::CpuCap;
 pub use error::HarnessError;
 pub use lazy_mounts::{lazyfs_binary, LAZYFS_BIN_ENV};
-pub use local_config::{loopback_config, LOCAL_CLUSTER_NAME, LOCAL_DATACENTER};
+pub use local_config::{
+    loopback_config, MutualTls, LOCAL_CLUSTER_NAME, LOCAL_DATACENTER, SUITE_OPERATOR_CALLER, SUITE_PURPOSE,
+    SUITE_WORKLOAD_CALLER,
+};
 pub use poll::{poll_until, wait_until, POLL_INTERVAL};
 pub use ports::free_loopback_ports;
 pub use process::tail_lines;
@@ -52,4 +55,5 @@ pub mod nemesis;
 pub mod netns;
 pub mod report;
 pub mod run;
+pub mod transport;
 pub mod workload;

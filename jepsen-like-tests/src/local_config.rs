@@ -1,7 +1,11 @@
 //! The configuration of a generated local cluster: like `cluster-config/examples/local-3.toml` (one central
-//! datacenter, 63 province partitions) with the nodes on the given loopback ports.
+//! datacenter, 63 province partitions) with the nodes on the given loopback ports; and [`MutualTls`], what turns
+//! such a configuration into a mutual-TLS one (the consistency suite's default).
 
-use dancu_cluster_config::{ClusterConfig, DatacenterConfig, DatacenterKind, NodeConfig, PartitionsConfig, RaftConfig};
+use dancu_cluster_config::{
+    CallerConfig, ClusterConfig, DatacenterConfig, DatacenterKind, NodeConfig, Operation, PartitionsConfig, RaftConfig,
+    RoleConfig, TlsMode,
+};
 
 /// Name of the one datacenter of a generated cluster.
 pub const LOCAL_DATACENTER: &str = "local";
@@ -34,6 +38,71 @@ pub fn loopback_config(ports: &[u16], replicas: u8, raft: RaftConfig) -> Cluster
         tls: Default::default(),
         roles: Vec::new(),
         callers: Vec::new(),
+    }
+}
+
+/// The purpose the consistency suite's clients name in every request; their role allows no other.
+pub const SUITE_PURPOSE: &str = "consistency-audit";
+
+/// The caller the suite's workload clients present (certificate `jepsen-workload.crt`): they read, write and
+/// compare-and-set registers and read every key at the end, nothing else.
+pub const SUITE_WORKLOAD_CALLER: &str = "jepsen-workload";
+
+/// The caller the harness presents for its own calls: Status (any identified caller may) and the nemesis's Admin
+/// calls (snapshots, leader transfers, voter changes, re-adds, failpoints).
+pub const SUITE_OPERATOR_CALLER: &str = "jepsen-operator";
+
+/// The operations the workload and the checker's final reads use: `get` (reads at every level), `batch-get` (the
+/// client merges concurrent gets bound for one node into one `BatchGetCitizens`), `put` (writes, and
+/// compare-and-set as a put with an expected revision).
+const SUITE_WORKLOAD_OPERATIONS: [Operation; 3] = [Operation::Get, Operation::BatchGet, Operation::Put];
+
+/// Mutual TLS for a cluster whose configuration the harness writes: `tls.mode = "mutual"`, these roles and callers
+/// added, and the caller whose certificate the harness itself presents. See [`crate::ClusterSpec::mutual_tls`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MutualTls {
+    /// Added to the configuration's `[[roles]]`.
+    pub roles: Vec<RoleConfig>,
+    /// Added to the configuration's `[[callers]]`; each gets a certificate.
+    pub callers: Vec<CallerConfig>,
+    /// One of `callers`: the identity of the harness's Status calls (and of Admin calls made through
+    /// [`crate::LocalCluster::channel`]).
+    pub harness_caller: String,
+}
+
+impl MutualTls {
+    /// The consistency suite's access rules: the workload's caller ([`SUITE_WORKLOAD_CALLER`]) may get,
+    /// batch-get and put, for [`SUITE_PURPOSE`] only; the harness ([`SUITE_OPERATOR_CALLER`]) may use the Admin
+    /// service and no data operation. No quotas: a quota refusal would be a failed operation the run did not cause.
+    pub fn consistency_suite() -> MutualTls {
+        let role = |name: &str, operations: &[Operation]| RoleConfig {
+            name: name.to_string(),
+            operations: operations.iter().map(|operation| operation.as_str().to_string()).collect(),
+            hidden_fields: Vec::new(),
+            provinces: Vec::new(),
+            purposes: vec![SUITE_PURPOSE.to_string()],
+            requests_per_s: None,
+            burst: None,
+        };
+        let caller = |name: &str, role: &str| CallerConfig { name: name.to_string(), role: role.to_string() };
+        MutualTls {
+            roles: vec![
+                role("consistency-workload", &SUITE_WORKLOAD_OPERATIONS),
+                role("consistency-operator", &[Operation::Admin]),
+            ],
+            callers: vec![
+                caller(SUITE_WORKLOAD_CALLER, "consistency-workload"),
+                caller(SUITE_OPERATOR_CALLER, "consistency-operator"),
+            ],
+            harness_caller: SUITE_OPERATOR_CALLER.to_string(),
+        }
+    }
+
+    /// `config` with `tls.mode = "mutual"` and these roles and callers added.
+    pub fn apply(&self, config: &mut ClusterConfig) {
+        config.tls.mode = TlsMode::Mutual;
+        config.roles.extend(self.roles.iter().cloned());
+        config.callers.extend(self.callers.iter().cloned());
     }
 }
 
@@ -75,5 +144,23 @@ mod tests {
         for node in 1..=5 {
             assert!(map.partitions.iter().any(|spec| spec.preferred_leader == node), "node {node} leads nothing");
         }
+    }
+
+    #[test]
+    fn the_suite_config_is_mutual_and_its_workload_may_only_get_and_put() {
+        let mut config = loopback_config(&[7101, 7102, 7103], 3, RaftConfig::default());
+        let suite = MutualTls::consistency_suite();
+        suite.apply(&mut config);
+        config.validate().unwrap_or_else(|errors| panic!("the suite's secure config is invalid:\n{errors}"));
+        assert_eq!(ClusterConfig::from_toml_str(&config.to_toml_string()).unwrap(), config);
+        assert!(config.requires_tls());
+        let workload = config.role_of_caller(SUITE_WORKLOAD_CALLER).expect("the workload's role");
+        assert_eq!(workload.operations(), SUITE_WORKLOAD_OPERATIONS.to_vec());
+        assert!(workload.allows_purpose(SUITE_PURPOSE));
+        assert!(!workload.allows_purpose("operator"));
+        assert_eq!(workload.requests_per_s, None);
+        let operator = config.role_of_caller(&suite.harness_caller).expect("the harness's role");
+        assert_eq!(operator.operations(), vec![Operation::Admin]);
+        assert!(config.caller(&suite.harness_caller).is_some());
     }
 }

@@ -3,6 +3,11 @@
 //! nemesis for a fixed time, then heal, final reads from every node, the checker, the lost-writes count and the
 //! report. The verdict is the run's answer; everything started is torn down, also on error.
 //!
+//! A run is mutual TLS by default: the configuration gets the suite's roles and callers
+//! ([`MutualTls::consistency_suite`]), certificates are issued into `OUT/cluster/certs/`, the workload connects as
+//! [`SUITE_WORKLOAD_CALLER`] and the harness as the operator; the run proves plaintext is refused
+//! ([`transport::confirm`]). [`TransportSecurity::InsecurePlaintext`] (`--insecure-plaintext`) runs without TLS.
+//!
 //! A self-test (`--self-test NAME`) starts the nodes with one hidden unsafe switch and the faults that expose it;
 //! the run must then be judged invalid, which proves the suite can catch that bug.
 
@@ -22,8 +27,9 @@ use crate::lost_writes::{self, FinalState};
 use crate::nemesis::{ClockPlan, Nemesis, NemesisConfig, NemesisKind, NemesisTally};
 use crate::netns::{self, NetTopology};
 use crate::report::{self, RunReport};
+use crate::transport::{self, Transport, TransportSecurity};
 use crate::workload::{self, Recorder, WorkloadConfig};
-use crate::{lazyfs_binary, ClusterSpec, HarnessError, LocalCluster};
+use crate::{lazyfs_binary, ClusterSpec, HarnessError, LocalCluster, MutualTls, SUITE_PURPOSE, SUITE_WORKLOAD_CALLER};
 
 /// Longest the cluster may take to become healthy, at the start and after healing.
 const HEALTHY_WAIT: Duration = Duration::from_secs(90);
@@ -98,6 +104,8 @@ pub struct RunConfig {
     pub n_workers: usize,
     pub n_readers: usize,
     pub check_budget: Duration,
+    /// Mutual TLS (the default) or insecure plaintext (`--insecure-plaintext`).
+    pub transport: TransportSecurity,
 }
 
 #[derive(Debug)]
@@ -109,6 +117,8 @@ pub struct RunOutcome {
     pub check_ms: u64,
     pub acked_writes_lost: u64,
     pub nemesis: NemesisTally,
+    /// How the run's connections were secured, and the evidence.
+    pub transport: Transport,
 }
 
 /// The loopback fallback cannot cut links; say what the run could not do.
@@ -194,6 +204,11 @@ pub async fn run(mut config: RunConfig) -> Result<RunOutcome, String> {
     spec.base_dir = Some(config.out.join("cluster"));
     spec.keep_dir = true;
     spec.extra_node_args = config.self_test.map(SelfTest::node_args).unwrap_or_default();
+    if config.transport == TransportSecurity::MutualTls {
+        // Applied to the generated loopback or namespaced configuration; the certificates are issued once its
+        // addresses are final, before a node starts.
+        spec.mutual_tls = Some(MutualTls::consistency_suite());
+    }
     if config.nemeses.contains(&NemesisKind::PowerLoss) {
         spec.lazyfs_bin = Some(lazyfs_binary(&config.node_bin).map_err(|e| e.to_string())?);
     }
@@ -228,11 +243,14 @@ fn clock_controls(
     Ok(clocks)
 }
 
+/// A client per node (preferring that node), as the suite's workload caller over mutual TLS when the cluster
+/// runs it.
 async fn connect_per_node(cluster: &LocalCluster) -> Result<Vec<Client>, String> {
     let options = ClientOptions {
         deadline: OP_DEADLINE,
         rpc_timeout: Duration::from_millis(1_000),
-        purpose: "consistency-audit".into(),
+        purpose: SUITE_PURPOSE.into(),
+        tls: cluster.caller_tls(SUITE_WORKLOAD_CALLER),
         ..ClientOptions::default()
     };
     let mut clients = Vec::new();
@@ -252,6 +270,8 @@ async fn drive(
     notes: Vec<String>,
 ) -> Result<RunOutcome, String> {
     cluster.wait_healthy(HEALTHY_WAIT).await.map_err(|e| e.to_string())?;
+    let transport = transport::confirm(cluster, config.transport).await?;
+    tracing::info!(transport = %transport.security, evidence = %transport.evidence, "transport security");
     let keys = workload::register_keys(config.n_keys);
     let map = cluster.config().partition_map().map_err(|e| e.to_string())?;
     let mut partitions: Vec<u32> = keys.iter().filter_map(|k| map.partition_for(k)).map(|p| p.id.0).collect();
@@ -336,6 +356,7 @@ async fn drive(
         final_reads,
         acked_writes_lost,
         nemesis: &tally,
+        transport: &transport,
     };
     report::write_run_report(&config.out, &report).map_err(|e| format!("writing the report: {e}"))?;
     Ok(RunOutcome {
@@ -346,6 +367,7 @@ async fn drive(
         check_ms: check.elapsed_ms,
         acked_writes_lost,
         nemesis: tally,
+        transport,
     })
 }
 

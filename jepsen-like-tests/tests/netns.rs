@@ -1,7 +1,8 @@
 //! Network namespaces as the consistency suite uses them, against the real kernel: cuts drop exactly the links they
 //! name (silently), a real 3-node dancu cluster with one node isolated keeps a working majority while the isolated
 //! node makes no progress, and nothing is left behind — not after a drop, a failed create, a leftover from a crash,
-//! or Ctrl-C.
+//! or Ctrl-C. The cluster runs as the suite runs it by default: mutual TLS with certificates for the namespaces'
+//! addresses, and plaintext refused.
 //!
 //! Every test runs only where [`netns_available`] is `Ok` (root with iproute2); elsewhere it prints why and passes,
 //! since the suite then falls back to loopback with process faults only (`DANCU_REQUIRE_NETNS=1` turns the skip into
@@ -13,14 +14,18 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dancu_jepsen::netns::{
     fresh_tag, install_cleanup_on_signal, namespaced_config, netns_available, remove_stale, NetTopology, CLIENT,
 };
-use dancu_jepsen::{node_binary, poll_until, ClusterSpec, LocalCluster};
+use dancu_jepsen::{
+    node_binary, poll_until, ClusterSpec, LocalCluster, MutualTls, SUITE_PURPOSE, SUITE_WORKLOAD_CALLER,
+};
 use dancu_proto::v1::registry_client::RegistryClient;
-use dancu_proto::v1::{CallerContext, Citizen, Date, PutCitizenRequest, Sex, StatusResponse};
+use dancu_proto::v1::{CallerContext, Citizen, Date, PutCitizenRequest, Sex, StatusRequest, StatusResponse};
+use dancu_tls::{PeerIdentity, ReloadingTls, TlsDir};
 use tonic::transport::Endpoint;
 
 /// Time for a cluster to elect a leader for all 63 partitions on a slow, noisy machine.
@@ -259,13 +264,30 @@ fn citizen_in(province: &str, seed: u64) -> Citizen {
     }
 }
 
-/// A put sent to `addr` only (no re-routing, unlike `dancu_client::Client`), with a deadline.
-async fn put_directly(addr: &str, citizen: Citizen) -> Result<u64, String> {
+/// The suite's workload caller's TLS identity in the cluster's certificates.
+fn workload_tls(cluster: &LocalCluster) -> Arc<ReloadingTls> {
+    let dir = cluster.tls_dir().expect("the cluster runs mutual TLS");
+    let identity = PeerIdentity::Caller(SUITE_WORKLOAD_CALLER.to_string());
+    ReloadingTls::load(TlsDir::new(dir, identity)).unwrap_or_else(|error| panic!("the workload's certificate: {error}"))
+}
+
+/// A Status call over plaintext.
+async fn status_plaintext(addr: &str) -> Result<StatusResponse, String> {
     let endpoint = Endpoint::from_shared(format!("http://{addr}")).map_err(|error| error.to_string())?;
-    let channel =
-        endpoint.timeout(ISOLATED_PUT_TIMEOUT).connect().await.map_err(|error| format!("connect: {error}"))?;
+    let channel = endpoint.timeout(ISOLATED_PUT_TIMEOUT).connect().await.map_err(|error| error.to_string())?;
+    let status = RegistryClient::new(channel).status(StatusRequest {}).await;
+    status.map(tonic::Response::into_inner).map_err(|status| format!("{:?}: {}", status.code(), status.message()))
+}
+
+/// A put sent to `addr` only (no re-routing, unlike `dancu_client::Client`), with a deadline, over mutual TLS as
+/// the suite's workload.
+async fn put_directly(addr: &str, citizen: Citizen, tls: &Arc<ReloadingTls>) -> Result<u64, String> {
+    let endpoint = Endpoint::from_shared(format!("http://{addr}")).map_err(|error| error.to_string())?;
+    let connector = dancu_tls::connector::connector(tls.clone());
+    let connected = endpoint.timeout(ISOLATED_PUT_TIMEOUT).connect_with_connector(connector).await;
+    let channel = connected.map_err(|error| format!("connect: {error}"))?;
     let request_id = format!("netns-test-{}", citizen.id);
-    let context = CallerContext { purpose: "netns test".to_string(), request_id: request_id.clone() };
+    let context = CallerContext { purpose: SUITE_PURPOSE.to_string(), request_id: request_id.clone() };
     let request =
         PutCitizenRequest { citizen: Some(citizen), request_id, expected_revision: None, context: Some(context) };
     let put = RegistryClient::new(channel).put_citizen(request).await;
@@ -307,12 +329,19 @@ async fn an_isolated_node_makes_no_progress_while_the_majority_does() {
     let spec = ClusterSpec {
         config: Some(namespaced_config(&topology, &nodes, 3, None)),
         node_command_prefix: topology.command_prefixes(),
+        mutual_tls: Some(MutualTls::consistency_suite()),
         ..ClusterSpec::new(node_bin())
     };
     let cluster = LocalCluster::start(spec).unwrap_or_else(|error| panic!("starting the cluster: {error}"));
     assert_eq!(cluster.addr(2), format!("{}:7100", topology.node_ip(2)));
     cluster.wait_healthy(HEALTHY_TIMEOUT).await.unwrap_or_else(|error| panic!("{error}"));
     let healthy_after = started.elapsed();
+    let tls = workload_tls(&cluster);
+    // Over TLS or not at all: every node refuses a plaintext Status call (which any caller may make).
+    for node in nodes {
+        let plaintext = status_plaintext(&cluster.addr(node)).await;
+        assert!(plaintext.is_err(), "node {node} answered plaintext although the cluster is mutual TLS");
+    }
 
     // Isolate the node that leads the most partitions.
     let mut statuses = Vec::new();
@@ -354,15 +383,20 @@ async fn an_isolated_node_makes_no_progress_while_the_majority_does() {
     let put = put_directly(
         &cluster.addr(isolated),
         citizen_in(&partition.province_code, started.elapsed().as_nanos() as u64),
+        &tls,
     )
     .await;
     eprintln!("{test}: put through isolated node {isolated} to partition {}: {put:?}", partition.id);
-    assert!(put.is_err(), "a put through the isolated node committed without a majority: {put:?}");
+    let error = put.expect_err("a put through the isolated node committed without a majority");
+    // Not committing must be the cut's doing, not a refused connection or caller.
+    for refusal in ["connect:", "PermissionDenied", "Unauthenticated", "InvalidArgument"] {
+        assert!(!error.starts_with(refusal), "the isolated node refused the put itself: {error}");
+    }
 
     topology.heal().unwrap();
     cluster.wait_healthy(HEALTHY_TIMEOUT).await.unwrap_or_else(|error| panic!("after heal: {error}"));
     let new_leader = cluster.leader_of(partition.id).await.expect("a leader after heal");
-    let put = put_directly(&cluster.addr(new_leader), citizen_in(&partition.province_code, 1)).await;
+    let put = put_directly(&cluster.addr(new_leader), citizen_in(&partition.province_code, 1), &tls).await;
     assert!(put.is_ok(), "a put through the leader of partition {} after heal: {put:?}", partition.id);
     let healed_after = started.elapsed();
 

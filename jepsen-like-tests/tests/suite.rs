@@ -1,7 +1,8 @@
 //! The consistency suite run end to end, short: a healthy cluster must pass under every fault this build can
 //! inject (failpoints need `--features failpoints`, so `make jepsen` covers them), each fault confirmed and no
 //! acknowledged write lost; and nodes that skip the linearizer (`--self-test broken-reads`) must be caught. Real
-//! nodes, real faults (network namespaces, FUSE power losses and libfaketime clocks, as root).
+//! nodes, real faults (network namespaces, FUSE power losses and libfaketime clocks, as root), over mutual TLS as
+//! the suite runs by default: each run must say so and show that its nodes refused plaintext.
 
 use std::path::Path;
 use std::process::Command;
@@ -36,6 +37,21 @@ fn namespaces() -> Vec<String> {
         .collect()
 }
 
+/// The run was mutual TLS: the report says so, with every node's refusal of a plaintext call as the evidence,
+/// and the nodes were started with the certificates made for the run.
+fn ran_over_mutual_tls(out: &Path, results: &serde_json::Value) {
+    assert_eq!(results["transport"], serde_json::json!("mutual TLS"), "{results:#}");
+    let evidence = results["transport_evidence"].as_str().unwrap_or_default();
+    assert!(evidence.starts_with("a plaintext Status call was refused by every node"), "{evidence}");
+    let nodes = results["config"]["nodes"].as_u64().expect("config.nodes");
+    for node in 1..=nodes {
+        assert!(evidence.contains(&format!("node {node}: ")), "node {node} was not asked over plaintext: {evidence}");
+        assert!(out.join("cluster/certs").join(format!("node-{node}.crt")).is_file(), "node {node}'s certificate");
+    }
+    let config = std::fs::read_to_string(out.join("cluster/config.toml")).expect("the run's config.toml");
+    assert!(config.contains("mode = \"mutual\""), "the nodes' configuration is not mutual TLS:\n{config}");
+}
+
 fn no_namespaces_left(before: &[String]) {
     let left: Vec<String> = namespaces().into_iter().filter(|name| !before.contains(name)).collect();
     assert!(left.is_empty(), "namespaces left behind: {left:?}");
@@ -61,6 +77,7 @@ fn healthy_cluster_passes_and_broken_reads_are_caught() {
     assert!(results["ops"].as_u64().unwrap_or(0) >= 500, "too few operations: {}", results["ops"]);
     assert_eq!(results["acked_writes_lost"], serde_json::json!(0));
     assert_eq!(results["nemesis_unconfirmed"], serde_json::json!([]), "{results:#}");
+    ran_over_mutual_tls(&healthy, &results);
     for kind in HEALTHY_NEMESES {
         let confirmed = results["nemesis_confirmed"][kind].as_u64().unwrap_or(0);
         assert!(confirmed >= 1, "no confirmed {kind} fault: {}", results["nemesis_confirmed"]);
@@ -73,5 +90,6 @@ fn healthy_cluster_passes_and_broken_reads_are_caught() {
         run_suite(&broken, "40s", "partition,kill,pause,leader,admin", &["--self-test", "broken-reads"]);
     assert_eq!(results["valid"], serde_json::json!(false), "broken reads not caught: {results:#}");
     assert_ne!(code, 0);
+    ran_over_mutual_tls(&broken, &results);
     no_namespaces_left(&namespaces_before);
 }

@@ -6,6 +6,7 @@
 
 pub mod citizen;
 pub mod failpoints;
+pub mod gate;
 pub mod identity;
 pub mod life_events;
 pub mod limits;

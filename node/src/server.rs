@@ -12,7 +12,8 @@ use dancu_proto::v1::registry_server::RegistryServer;
 use dancu_tls::{PeerIdentity, ReloadingTls, TlsDir};
 use tonic::transport::server::TcpIncoming;
 
-use crate::identity::guard::ClusterGuard;
+use crate::gate::Gate;
+use crate::identity::guard::ClusterCheck;
 use crate::identity::join::{establish, JoinMode};
 use crate::identity::IdentityError;
 use crate::limits::GRPC_MESSAGE_BYTES_MAX;
@@ -22,7 +23,7 @@ use crate::raft::service::RaftService;
 use crate::service::access::AccessPolicy;
 use crate::service::admin::AdminService;
 use crate::service::admission::Admission;
-use crate::service::caller::CallerGate;
+use crate::service::caller::AccessCheck;
 use crate::service::encoded_reads::RegistryRoutes;
 use crate::service::linearizer::ReadMode;
 use crate::service::registry::RegistryService;
@@ -171,14 +172,17 @@ pub async fn run(options: NodeOptions, shutdown: impl std::future::Future<Output
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let admin = AdminServer::new(AdminService { groups: groups.clone() });
+    // Who may use which service (the peer's certificate), then whether the request is for this cluster and node.
+    let access_check = AccessCheck(access.clone());
+    let both_checks = (access_check.clone(), ClusterCheck(identity.clone()));
     let router = tonic::transport::Server::builder()
         .http2_max_pending_accept_reset_streams(Some(pending_accept_resets_max(n_groups)))
-        .add_service(CallerGate::new(health_service, access.clone()))
-        .add_service(CallerGate::new(reflection_v1, access.clone()))
-        .add_service(CallerGate::new(reflection_v1alpha, access.clone()))
-        .add_service(CallerGate::new(ClusterGuard::new(registry, identity.clone()), access.clone()))
-        .add_service(CallerGate::new(ClusterGuard::new(raft, identity.clone()), access.clone()))
-        .add_service(CallerGate::new(ClusterGuard::new(admin, identity.clone()), access.clone()));
+        .add_service(Gate::new(health_service, access_check.clone()))
+        .add_service(Gate::new(reflection_v1, access_check.clone()))
+        .add_service(Gate::new(reflection_v1alpha, access_check.clone()))
+        .add_service(Gate::new(registry, both_checks.clone()))
+        .add_service(Gate::new(raft, both_checks.clone()))
+        .add_service(Gate::new(admin, both_checks));
     let stopped = async {
         let _ = stop_rx.await;
     };

@@ -132,7 +132,10 @@ async fn callers_see_and_do_exactly_what_their_roles_allow() {
 
     // Plaintext is refused: the handshake never happens, so no request reaches a service.
     let plaintext = ClientOptions { deadline: Duration::from_secs(3), ..ClientOptions::default() };
-    assert!(Client::connect(&cluster.endpoints(), plaintext).await.is_err(), "a plaintext client was served");
+    match Client::connect(&cluster.endpoints(), plaintext).await {
+        Err(error) => assert!(error.to_string().contains("--tls-dir"), "the error should hint at TLS: {error}"),
+        Ok(_) => panic!("a plaintext client was served"),
+    }
 
     let population = Population::new(11, N_RECORDS).expect("population");
     let citizens: Vec<Citizen> = population.citizens().collect();

@@ -157,10 +157,10 @@ async fn import_then_verify_search_household_legacy_and_scan() {
     // Legacy number → personal ID, through a follower-level read too.
     let with_legacy = citizens.iter().find(|c| !c.legacy_id_number.is_empty()).expect("someone has a legacy number");
     for level in [Consistency::Linearizable, Consistency::Follower] {
-        let found = client.lookup_legacy_number(&with_legacy.legacy_id_number, level).await.expect("legacy");
+        let found = client.lookup_legacy_number(&with_legacy.legacy_id_number, level).await.expect("legacy").id;
         assert_eq!(found.as_deref(), Some(with_legacy.id.as_str()));
     }
-    assert_eq!(client.lookup_legacy_number("000000001", Consistency::Linearizable).await.expect("legacy"), None);
+    assert_eq!(client.lookup_legacy_number("000000001", Consistency::Linearizable).await.expect("legacy").id, None);
 
     // A scan of Hà Nội's partition returns exactly its records, in ID order, in pages.
     let mut scan = client

@@ -1,5 +1,6 @@
-//! report.md: the run's context, the ratio table, the goals, how each system was set up, the plots and every run of
-//! the sweep side by side.
+//! report.md: the run's context, the ratio table (with the mutual-TLS rows below their plaintext ones), the goals,
+//! how each system was set up (the mutual-TLS cluster's runs listed there), the plots and every run of the sweep
+//! side by side.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -8,7 +9,7 @@ use dancu_client::bench::BenchResult;
 
 use super::rows::{self, Unit};
 use super::Plot;
-use crate::results::{Results, SystemResults};
+use crate::results::{Results, SystemResults, TlsResults};
 
 /// The whole report.md.
 pub(super) fn report(results: &Results) -> String {
@@ -53,16 +54,30 @@ fn push_ratio_table(md: &mut String, results: &Results) {
          row's rocksdb ceiling is raw RocksDB writing what three replicas store for the same import. For ms and \
          MiB, a ratio below 1 favours dancu.\n\n",
     );
-    md.push_str("| figure | dancu | etcd | dancu/etcd | echo ceiling | rocksdb ceiling |\n");
-    md.push_str("|---|---:|---:|---:|---:|---:|\n");
+    let tls = &results.dancu_tls;
+    let _ = write!(
+        md,
+        "dancu's figures are of a cluster with insecure plaintext, except the rows that name mutual TLS: \
+         \"mTLS\" is a second cluster, every connection mutual TLS, read by a caller whose role sees every field \
+         (`{}`); \"mTLS masked\" is the same cluster read by a caller whose role hides {} (`{}`). Each sits below \
+         the plaintext row of the same figure; `dancu/plaintext` is the cost of TLS (and of the mask). etcd runs \
+         plaintext. New connections: each a TCP connect (over mTLS a full handshake, no session resumption) and \
+         HTTP/2 setup up to its first answered `WhoAmI`, then closed.\n\n",
+        cell(&tls.full_caller),
+        cell(&tls.hidden_fields.join(" and ")),
+        cell(&tls.masked_caller),
+    );
+    md.push_str("| figure | dancu | etcd | dancu/etcd | dancu/plaintext | echo ceiling | rocksdb ceiling |\n");
+    md.push_str("|---|---:|---:|---:|---:|---:|---:|\n");
     for row in rows::headline_rows(results) {
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} |",
             row.label,
             rows::figure(row.dancu, row.unit),
             rows::figure(row.etcd, row.unit),
             rows::ratio_text(row.dancu_vs_etcd()),
+            rows::ratio_text(row.dancu_vs_plaintext()),
             rows::figure(row.echo, row.unit),
             rows::figure(row.rocksdb, row.unit),
         );
@@ -86,9 +101,10 @@ fn push_goals(md: &mut String, results: &Results) {
 
 fn push_systems(md: &mut String, results: &Results) {
     md.push_str("## Systems\n\n");
-    for (name, system) in [("dancu", &results.dancu), ("etcd", &results.etcd)] {
+    for (name, system) in [("dancu (insecure plaintext)", &results.dancu), ("etcd", &results.etcd)] {
         push_system(md, name, system);
     }
+    push_tls_system(md, &results.dancu_tls);
     let ceilings = &results.ceilings;
     md.push_str("### Ceilings\n\n");
     let _ = writeln!(
@@ -126,6 +142,53 @@ fn push_system(md: &mut String, name: &str, system: &SystemResults) {
     let _ = writeln!(md, "- failover recoveries, ms: {}", or_unknown(&recoveries.join(", ")));
     if let Some(incomplete) = &system.failover.incomplete {
         let _ = writeln!(md, "- failover measurement **stopped early**: {incomplete}");
+    }
+    md.push('\n');
+}
+
+/// The mutual-TLS cluster: how it was set up, its load, its handshakes and every run behind its rows.
+fn push_tls_system(md: &mut String, tls: &TlsResults) {
+    md.push_str("### dancu over mutual TLS\n\n");
+    let _ = writeln!(md, "- settings: {}", or_unknown(&tls.settings));
+    let _ = writeln!(
+        md,
+        "- loaded {} records in {:.1} s ({:.0} records/s) as `{}`",
+        tls.load.records,
+        tls.load.seconds,
+        tls.load.records_per_s,
+        cell(&tls.full_caller)
+    );
+    let _ = writeln!(
+        md,
+        "- after the load the runs waited {:.1} s for idle nodes: {:.2} cores together then, {:.2} before the load",
+        tls.idle_wait_s, tls.idle_node_cores, tls.baseline_node_cores
+    );
+    let _ = writeln!(
+        md,
+        "- handshakes: {} full, {} resumed (resumption off: a freshly started process has no session)",
+        tls.handshakes_full, tls.handshakes_resumed
+    );
+    if tls.runs.is_empty() {
+        md.push_str("- no run was measured\n\n");
+        return;
+    }
+    md.push_str("\n| caller | workload | batch | clients | ops/s | keys/s | p50 ms | p99 ms | errors |\n");
+    md.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    for run in &tls.runs {
+        let result = &run.result;
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            cell(&run.caller),
+            cell(&result.workload),
+            result.batch_size,
+            result.concurrency,
+            rows::figure(Some(result.ops_per_s), Unit::PerSecond),
+            rows::figure(Some(result.keys_per_s), Unit::PerSecond),
+            rows::figure(Some(result.latency_ms.p50), Unit::Ms),
+            rows::figure(Some(result.latency_ms.p99), Unit::Ms),
+            result.errors,
+        );
     }
     md.push('\n');
 }

@@ -1,11 +1,12 @@
-//! The plain-text summary `dancu-bench compare` prints when it is done: the ratio table and the goals.
+//! The plain-text summary `dancu-bench compare` prints when it is done: the ratio table and the goals. `÷plaintext`
+//! is a mutual-TLS row's figure over the plaintext row above it.
 
 use std::fmt::Write;
 
 use super::rows::{self, Row};
 use crate::results::Results;
 
-const LABEL_WIDTH: usize = 36;
+const LABEL_WIDTH: usize = 42;
 const COLUMN_WIDTH: usize = 12;
 
 /// The ratio table at the headline concurrency and every goal, met or not, aligned for a terminal.
@@ -14,7 +15,7 @@ pub fn summary_table(results: &Results) -> String {
         "dancu vs etcd at {} concurrent clients ({} mode, {} records)\n",
         results.concurrency, results.mode, results.records
     );
-    let header = ["dancu", "etcd", "dancu/etcd", "echo ceil.", "rocksdb ceil."];
+    let header = ["dancu", "etcd", "dancu/etcd", "÷plaintext", "echo ceil.", "rocksdb ceil."];
     let _ = write!(text, "{:<LABEL_WIDTH$}", "");
     for column in header {
         let _ = write!(text, "{column:>COLUMN_WIDTH$}  ");
@@ -39,6 +40,7 @@ fn push_row(text: &mut String, row: &Row) {
         rows::figure(row.dancu, row.unit),
         rows::figure(row.etcd, row.unit),
         rows::ratio_text(row.dancu_vs_etcd()),
+        rows::ratio_text(row.dancu_vs_plaintext()),
         rows::figure(row.echo, row.unit),
         rows::figure(row.rocksdb, row.unit),
     ];

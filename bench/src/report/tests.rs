@@ -4,7 +4,7 @@
 use dancu_client::bench::{BenchResult, CdfPoint, LatencySummary};
 
 use super::*;
-use crate::results::{BatchFigures, Ceilings, Figures, Goal, Load, SystemResults};
+use crate::results::{BatchFigures, Ceilings, Figures, Goal, Load, SystemResults, TlsResults, TlsRun};
 
 const LEVELS: [usize; 4] = [1, 16, 64, 256];
 
@@ -107,6 +107,25 @@ fn results() -> Results {
     etcd.failover_p99_ms = 1_800.0;
     etcd.rss_mib = 75.0;
     etcd.load = Load { records: 100_000, seconds: 5.0, records_per_s: 20_000.0, mean_record_bytes: 900.0 };
+    let tls_runs = [
+        ("insecure-plaintext", run("connect", None, 1, 64, 4_000.0)),
+        ("bench-full", run("get", Some("linearizable"), 1, 64, 54_000.0)),
+        ("bench-full", run("batch-get", Some("linearizable"), 100, 64, 3_600.0)),
+        ("bench-masked", run("get", Some("linearizable"), 1, 64, 48_000.0)),
+        ("bench-masked", run("batch-get", Some("linearizable"), 100, 64, 3_000.0)),
+        ("bench-full", run("tls-handshake", None, 1, 64, 1_000.0)),
+    ];
+    let mut dancu_tls = TlsResults {
+        settings: "3 nodes; mutual TLS".to_string(),
+        full_caller: "bench-full".to_string(),
+        masked_caller: "bench-masked".to_string(),
+        hidden_fields: vec!["ethnicity".to_string(), "religion".to_string()],
+        handshakes_full: 4_000,
+        load: Load { records: 100_000, seconds: 2.5, records_per_s: 40_000.0, mean_record_bytes: 600.0 },
+        runs: tls_runs.map(|(caller, result)| TlsRun { caller: caller.to_string(), result }).to_vec(),
+        ..TlsResults::default()
+    };
+    crate::secure::summarize(&mut dancu_tls);
     Results {
         mode: "quick".to_string(),
         records: 100_000,
@@ -116,6 +135,7 @@ fn results() -> Results {
         git_rev: "abc1234".to_string(),
         started_at: "2025-01-01T00:00:00Z".to_string(),
         dancu,
+        dancu_tls,
         etcd,
         ceilings: Ceilings {
             echo_ops_per_s: 120_000.0,
@@ -163,17 +183,27 @@ fn report_has_the_computed_ratios() {
     write_all(&results(), dir.path()).expect("written");
     let report = read(&dir.path().join(REPORT_FILE));
     let expected_rows = [
-        "| linearizable get, ops/s | 60000 | 10000 | 6.00 | 120000 | 2000000 |",
-        "| linearizable get p50, ms | 0.80 | 4.00 | 0.20 | 0.30 | – |",
-        "| linearizable get p99, ms | 2.50 | 10.00 | 0.25 | 1.00 | – |",
-        "| stale / serializable get, ops/s | 90000 | 15000 | 6.00 | 120000 | 2000000 |",
-        "| put, ops/s | 3000 | 1500 | 2.00 | 40000 | – |",
-        "| batch get (10 keys), keys/s | 200000 | 40000 | 5.00 | – | 5000000 |",
-        "| batch get (100 keys), keys/s | 400000 | 80000 | 5.00 | – | 5000000 |",
-        "| failover p50, ms | 300.00 | 1200.00 | 0.25 | – | – |",
-        "| failover p99, ms | 900.00 | 1800.00 | 0.50 | – | – |",
-        "| largest node RSS, MiB | 150.0 | 75.0 | 2.00 | – | – |",
-        "| load, records/s | 50000 | 20000 | 2.50 | – | 80000 |",
+        "| linearizable get, plaintext, ops/s | 60000 | 10000 | 6.00 | – | 120000 | 2000000 |",
+        "| linearizable get, mTLS, ops/s | 54000 | 10000 | 5.40 | 0.90 | 120000 | 2000000 |",
+        "| linearizable get, mTLS masked, ops/s | 48000 | 10000 | 4.80 | 0.80 | 120000 | 2000000 |",
+        "| linearizable get p50, ms | 0.80 | 4.00 | 0.20 | – | 0.30 | – |",
+        "| linearizable get p99, plaintext, ms | 2.50 | 10.00 | 0.25 | – | 1.00 | – |",
+        // The made-up runs' p99 is 3 × p50 = 3 × 1000 / ops/s per client.
+        "| linearizable get p99, mTLS, ms | 3.56 | 10.00 | 0.36 | 1.42 | 1.00 | – |",
+        "| stale / serializable get, ops/s | 90000 | 15000 | 6.00 | – | 120000 | 2000000 |",
+        "| put, ops/s | 3000 | 1500 | 2.00 | – | 40000 | – |",
+        "| batch get (10 keys), keys/s | 200000 | 40000 | 5.00 | – | – | 5000000 |",
+        "| batch get (100 keys), plaintext, keys/s | 400000 | 80000 | 5.00 | – | – | 5000000 |",
+        "| batch get (100 keys), mTLS, keys/s | 360000 | 80000 | 4.50 | 0.90 | – | 5000000 |",
+        "| batch get (100 keys), mTLS masked, keys/s | 300000 | 80000 | 3.75 | 0.75 | – | 5000000 |",
+        "| failover p50, ms | 300.00 | 1200.00 | 0.25 | – | – | – |",
+        "| failover p99, ms | 900.00 | 1800.00 | 0.50 | – | – | – |",
+        "| largest node RSS, MiB | 150.0 | 75.0 | 2.00 | – | – | – |",
+        "| load, records/s | 50000 | 20000 | 2.50 | – | – | 80000 |",
+        "| new connections, plaintext, conn/s | 4000 | – | – | – | – | – |",
+        "| new connections, mTLS handshake, conn/s | 1000 | – | – | 0.25 | – | – |",
+        "| bench-masked | batch-get | 100 | 64 | 3000 | 300000 | 21.33 | 64.00 | 0 |",
+        "- handshakes: 4000 full, 0 resumed (resumption off: a freshly started process has no session)",
         "| put vs etcd (×) | >= 3 | 2.00 | **no** |",
         "| git rev | `abc1234` |",
         "![Throughput against concurrent clients](throughput_vs_concurrency.svg)",
@@ -225,10 +255,13 @@ fn summary_names_every_row_and_goal() {
     let summary = summary_table(&results());
     let lines: Vec<&str> = summary.lines().collect();
     let row = |label: &str| lines.iter().find(|line| line.starts_with(label)).copied().unwrap_or_default();
-    let cells = |label: &str| row(label).split_whitespace().rev().take(5).collect::<Vec<_>>();
-    assert_eq!(cells("linearizable get, ops/s"), ["2000000", "120000", "6.00", "10000", "60000"]);
-    assert_eq!(cells("put, ops/s"), ["–", "40000", "2.00", "1500", "3000"]);
-    assert_eq!(cells("load, records/s"), ["80000", "–", "2.50", "20000", "50000"]);
+    let cells = |label: &str| row(label).split_whitespace().rev().take(6).collect::<Vec<_>>();
+    assert_eq!(cells("linearizable get, plaintext, ops/s"), ["2000000", "120000", "–", "6.00", "10000", "60000"]);
+    assert_eq!(cells("linearizable get, mTLS, ops/s"), ["2000000", "120000", "0.90", "5.40", "10000", "54000"]);
+    assert_eq!(cells("linearizable get, mTLS masked, ops/s"), ["2000000", "120000", "0.80", "4.80", "10000", "48000"]);
+    assert_eq!(cells("put, ops/s"), ["–", "40000", "–", "2.00", "1500", "3000"]);
+    assert_eq!(cells("load, records/s"), ["80000", "–", "–", "2.50", "20000", "50000"]);
+    assert_eq!(cells("new connections, mTLS handshake, conn/s"), ["–", "–", "0.25", "–", "–", "1000"]);
     assert!(summary.contains("NOT MET  put vs etcd (×): >= 3 (measured 2.00)"), "{summary}");
     assert!(summary.contains("met      linearizable get vs etcd (×): >= 6 (measured 6.00)"), "{summary}");
 }

@@ -180,6 +180,8 @@ struct SearchJson<'a> {
 struct LegacyJson<'a> {
     found: bool,
     id: Option<&'a str>,
+    /// Partitions skipped because their province is outside the caller's scope.
+    out_of_scope_partitions: &'a [u32],
 }
 
 fn nfc(text: &str) -> String {
@@ -347,14 +349,20 @@ fn batch_verify_table(results: &[VerifyResult]) -> String {
 
 pub(crate) async fn legacy(global: &GlobalArgs, args: LegacyArgs) -> Result<String, Failure> {
     let client = global.connect().await?;
-    let found = client.lookup_legacy_number(&args.number, args.consistency).await?;
-    let json = LegacyJson { found: found.is_some(), id: found.as_deref() };
+    let lookup = client.lookup_legacy_number(&args.number, args.consistency).await?;
+    let found = lookup.id.as_deref();
+    let skipped = &lookup.out_of_scope_partitions;
+    let json = LegacyJson { found: found.is_some(), id: found, out_of_scope_partitions: skipped };
     let output = match global.output {
         OutputFormat::Json => to_json(&json)?,
-        OutputFormat::Table => found.as_deref().map(|id| format!("{id}\n")).unwrap_or_default(),
+        OutputFormat::Table => found.map(|id| format!("{id}{}\n", skipped_note(skipped))).unwrap_or_default(),
     };
     if found.is_none() {
-        let failure = Failure::usage(format!("no citizen has legacy ID number {}", args.number));
+        let failure = Failure::usage(format!(
+            "no citizen has legacy ID number {}{}",
+            args.number,
+            skipped_note(skipped).replace(" (", " in this caller's scope (")
+        ));
         return Err(failure.with_stdout(output));
     }
     Ok(output)

@@ -22,6 +22,14 @@ const SEARCH_LIMIT_MAX: u32 = 100;
 /// Digits of a legacy identity card number (CMND).
 const LEGACY_NUMBER_DIGITS: usize = 9;
 
+/// What a legacy-number lookup found, and which partitions the caller's province scope left unsearched (a scoped
+/// caller's "not found" covers only its own provinces).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LegacyLookup {
+    pub id: Option<String>,
+    pub out_of_scope_partitions: Vec<u32>,
+}
+
 /// A search: citizens with this full name (compared case- and diacritic-insensitively by the server) and date
 /// of birth, optionally only IDs of one province.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,13 +163,13 @@ impl Client {
         .await
     }
 
-    /// The personal ID that a legacy 9-digit identity card number (CMND) belongs to; `Ok(None)` when no record
-    /// has it. The node asked searches every partition.
+    /// The personal ID that a legacy 9-digit identity card number (CMND) belongs to; `id: None` when no record
+    /// the caller may see has it. The node asked searches every partition in the caller's scope.
     pub async fn lookup_legacy_number(
         &self,
         legacy_id_number: &str,
         consistency: Consistency,
-    ) -> Result<Option<String>, ClientError> {
+    ) -> Result<LegacyLookup, ClientError> {
         let well_formed = legacy_id_number.len() == LEGACY_NUMBER_DIGITS
             && legacy_id_number.bytes().all(|byte| byte.is_ascii_digit());
         if !well_formed {
@@ -182,7 +190,10 @@ impl Client {
                 async move { registry.lookup_legacy_number(request).await.map(Response::into_inner) }
             })
             .await?;
-        Ok(response.found.then_some(response.id))
+        Ok(LegacyLookup {
+            id: response.found.then_some(response.id),
+            out_of_scope_partitions: response.out_of_scope_partitions,
+        })
     }
 
     /// The household of citizen `id` (every member, from every partition, sorted by ID); `Ok(None)` when there

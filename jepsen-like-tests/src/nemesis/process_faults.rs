@@ -154,19 +154,13 @@ impl Nemesis<'_> {
             return Err(format!("node {node} granted {votes_before} votes while awaiting its re-add"));
         }
         let via = self.nodes().into_iter().find(|id| *id != node).ok_or("no other node")?;
-        let addr = self.cluster.addr(via);
-        poll_until(WIPE_STEP_TIMEOUT, "the re-add", || {
-            let addr = addr.clone();
-            async move {
-                let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-                    .map_err(|e| e.to_string())?
-                    .timeout(READD_CALL_TIMEOUT);
-                let channel = endpoint.connect().await.map_err(|e| e.to_string())?;
-                AdminClient::new(channel)
-                    .readd_node(ReaddNodeRequest { node_id: node, partition_ids: Vec::new() })
-                    .await
-                    .map_err(|status| status.message().to_string())
-            }
+        let cluster = &*self.cluster;
+        poll_until(WIPE_STEP_TIMEOUT, "the re-add", || async move {
+            let channel = cluster.channel(via, READD_CALL_TIMEOUT).await.map_err(|e| e.to_string())?;
+            AdminClient::new(channel)
+                .readd_node(ReaddNodeRequest { node_id: node, partition_ids: Vec::new() })
+                .await
+                .map_err(|status| status.message().to_string())
         })
         .await
         .map_err(|e| e.to_string())?;

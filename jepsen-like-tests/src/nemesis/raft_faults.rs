@@ -36,12 +36,9 @@ impl Nemesis<'_> {
         Ok(injected)
     }
 
+    /// The Admin service of a node, as the harness (over mutual TLS as the suite's operator when the cluster runs it).
     pub(super) async fn admin_client(&self, node: u64) -> Result<AdminClient<tonic::transport::Channel>, String> {
-        let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{}", self.cluster.addr(node)))
-            .map_err(|e| e.to_string())?
-            .connect_timeout(Duration::from_secs(2))
-            .timeout(ADMIN_CALL_TIMEOUT);
-        let channel = endpoint.connect().await.map_err(|e| format!("node {node}: {e}"))?;
+        let channel = self.cluster.channel(node, ADMIN_CALL_TIMEOUT).await.map_err(|e| e.to_string())?;
         Ok(AdminClient::new(channel))
     }
 
@@ -146,10 +143,23 @@ impl Nemesis<'_> {
             .map_err(|s| s.message().to_string())
     }
 
+    /// Whether the node binary has failpoints: a node built without them refuses to configure one as a failed
+    /// precondition. Any other refusal (an unreachable node, a caller the Admin service does not admit) is an
+    /// error, not an answer, so it is never mistaken for a build without failpoints.
+    async fn failpoints_compiled_in(&self, node: u64) -> Result<bool, String> {
+        let mut admin = self.admin_client(node).await?;
+        let request = SetFailpointRequest { name: "apply_before_write".into(), actions: "off".into() };
+        match admin.set_failpoint(request).await {
+            Ok(_) => Ok(true),
+            Err(status) if status.code() == tonic::Code::FailedPrecondition => Ok(false),
+            Err(status) => Err(format!("node {node}: {:?}: {}", status.code(), status.message())),
+        }
+    }
+
     pub(super) async fn failpoint(&mut self) -> Result<Injected, String> {
         let node = *self.nodes().choose(&mut self.rng).ok_or("no nodes")?;
         if self.failpoints_supported.is_none() {
-            self.failpoints_supported = Some(self.set_failpoint(node, "apply_before_write", "off").await.is_ok());
+            self.failpoints_supported = Some(self.failpoints_compiled_in(node).await?);
         }
         if self.failpoints_supported != Some(true) {
             return Err("the node binary was built without the failpoints feature".into());

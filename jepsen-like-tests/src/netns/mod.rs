@@ -550,7 +550,8 @@ pub fn fresh_tag() -> String {
 
 /// The configuration of a cluster whose nodes run in `topology`: the shape of [`crate::loopback_config`] (one
 /// central datacenter, 63 partitions) with node `N` at `10.S.N.2:7100` and its metrics at `10.S.N.2:9100`.
-/// Panics on a node not in the topology.
+/// Plaintext as returned; with [`crate::ClusterSpec::mutual_tls`] the harness makes it mutual TLS and issues each
+/// node's certificate for its namespace address. Panics on a node not in the topology.
 pub fn namespaced_config(
     topology: &NetTopology,
     node_ids: &[u64],

@@ -60,14 +60,16 @@ fn render_banner(page: &mut String, report: &RunReport, verdict: Verdict) {
     let counts = OutcomeCounts::of(report.ops.iter());
     let _ = writeln!(
         page,
-        "<div class=\"banner {verdict}\">{} &mdash; {} ops ({} ok, {} fail, {} info), {} faults, {} anomalies</div>",
+        "<div class=\"banner {verdict}\">{} &mdash; {} ops ({} ok, {} fail, {} info), {} faults, {} anomalies, over \
+         {}</div>",
         verdict.to_string().to_uppercase(),
         report.ops.len(),
         counts.ok,
         counts.fail,
         counts.info,
         report.faults.len(),
-        report.check.anomalies.len()
+        report.check.anomalies.len(),
+        report.transport.security
     );
 }
 
@@ -75,6 +77,12 @@ fn render_facts(page: &mut String, report: &RunReport) {
     let _ = write!(page, "<h2>Run</h2><table>");
     let _ = write!(page, "<tr><th>seed</th><td>{}</td></tr>", report.seed);
     let _ = write!(page, "<tr><th>git rev</th><td>{}</td></tr>", escape(&report.git_rev));
+    let _ = write!(
+        page,
+        "<tr><th>transport</th><td><b>{}</b> ({})</td></tr>",
+        report.transport.security,
+        escape(&report.transport.evidence)
+    );
     let _ = write!(
         page,
         "<tr><th>checker</th><td>{} over {} ops on {} keys in {} ms</td></tr>",

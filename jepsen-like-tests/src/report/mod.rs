@@ -24,6 +24,7 @@ use serde_json::json;
 use crate::checker::{CheckReport, Verdict};
 use crate::history::{FaultWindow, Op};
 use crate::nemesis::NemesisTally;
+use crate::transport::Transport;
 
 pub const HISTORY_FILE: &str = "history.jsonl";
 pub const RESULTS_FILE: &str = "results.json";
@@ -48,6 +49,8 @@ pub struct RunReport<'a> {
     pub acked_writes_lost: u64,
     /// Faults injected and confirmed, per nemesis kind, and the unconfirmed ones.
     pub nemesis: &'a NemesisTally,
+    /// Mutual TLS or insecure plaintext, and the evidence.
+    pub transport: &'a Transport,
 }
 
 /// Writes `history.jsonl`, `results.json`, `summary.md` and `report.html` into `dir` (created if missing).
@@ -78,7 +81,8 @@ fn final_reads_disagree(report: &RunReport) -> bool {
 /// `{"valid": true|false|"unknown", "ops": N, "faults": [...], "anomalies": [...], "seed": S, "git_rev": "...",
 /// "config": {...}, "checker": {"verdict", "elapsed_ms", "n_keys", "keys": [...]}, "counts": {"ok", "fail",
 /// "info"}, "final_reads": ..., "notes": [...], "acked_writes_lost": N, "nemesis_injected": {"kill": N, ...},
-/// "nemesis_confirmed": {"kill": N, ...}, "nemesis_unconfirmed": ["...", ...]}`.
+/// "nemesis_confirmed": {"kill": N, ...}, "nemesis_unconfirmed": ["...", ...], "transport": "mutual TLS" |
+/// "insecure plaintext", "transport_evidence": "..."}`.
 pub fn results_json(report: &RunReport) -> serde_json::Value {
     let valid = match run_verdict(report) {
         Verdict::Valid => json!(true),
@@ -107,6 +111,8 @@ pub fn results_json(report: &RunReport) -> serde_json::Value {
         "nemesis_injected": report.nemesis.injected,
         "nemesis_confirmed": report.nemesis.confirmed,
         "nemesis_unconfirmed": report.nemesis.unconfirmed,
+        "transport": report.transport.security.name(),
+        "transport_evidence": report.transport.evidence,
     })
 }
 

@@ -13,6 +13,7 @@ pub(super) fn render(report: &RunReport) -> String {
     let _ = writeln!(md, "# dancu consistency run: {}\n", verdict.to_string().to_uppercase());
     let _ = writeln!(md, "- seed: `{}` (replay with the same seed and config)", report.seed);
     let _ = writeln!(md, "- git rev: `{}`", report.git_rev);
+    let _ = writeln!(md, "- transport: **{}** ({})", report.transport.security, cell(&report.transport.evidence));
     let _ = writeln!(
         md,
         "- checker: {} over {} ops on {} keys in {} ms",

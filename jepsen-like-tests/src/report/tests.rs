@@ -7,6 +7,7 @@ use super::*;
 use crate::checker::random_history::{break_one_read, linearizable_history, test_seed, RandomHistoryConfig};
 use crate::checker::{check, CheckConfig};
 use crate::history::Outcome;
+use crate::transport::{Transport, TransportSecurity};
 
 fn faults() -> Vec<FaultWindow> {
     vec![
@@ -27,6 +28,11 @@ fn faults() -> Vec<FaultWindow> {
 
 static NO_NEMESIS: std::sync::LazyLock<NemesisTally> = std::sync::LazyLock::new(NemesisTally::default);
 
+static MUTUAL_TLS: std::sync::LazyLock<Transport> = std::sync::LazyLock::new(|| Transport {
+    security: TransportSecurity::MutualTls,
+    evidence: "a plaintext Status call was refused by every node (node 1: <refused>)".into(),
+});
+
 fn run_report<'a>(ops: &'a [Op], faults: &'a [FaultWindow], check: &'a CheckReport) -> RunReport<'a> {
     RunReport {
         ops,
@@ -40,6 +46,7 @@ fn run_report<'a>(ops: &'a [Op], faults: &'a [FaultWindow], check: &'a CheckRepo
         final_reads: json!({"keys": [], "all_agree": true}),
         acked_writes_lost: 0,
         nemesis: &NO_NEMESIS,
+        transport: &MUTUAL_TLS,
     }
 }
 
@@ -84,13 +91,19 @@ fn a_valid_run_writes_the_four_files() {
     assert_eq!(n_counted, ops.len() as u64);
     assert_eq!(results["final_reads"]["all_agree"], json!(true));
     assert_eq!(results["notes"][0], json!("no clock-skew injection on this machine"));
+    assert_eq!(results["transport"], json!("mutual TLS"));
+    assert_eq!(results["transport_evidence"], json!(MUTUAL_TLS.evidence));
 
     let summary = fs::read_to_string(dir.path().join(SUMMARY_FILE)).unwrap();
     assert!(summary.starts_with("# dancu consistency run: VALID"), "{summary}");
+    assert!(summary.contains("- transport: **mutual TLS** (a plaintext Status call was refused"), "{summary}");
     assert!(summary.contains("| partition | n1 \\| n2 n3 | 0.002 | 0.009 |"), "{summary}");
 
     let page = fs::read_to_string(dir.path().join(HTML_FILE)).unwrap();
     assert!(page.contains("<div class=\"banner valid\">VALID"));
+    assert!(page.contains("over mutual TLS</div>"), "the banner names the transport");
+    assert!(page.contains("<tr><th>transport</th><td><b>mutual TLS</b> (a plaintext Status call was refused"));
+    assert!(page.contains("&lt;refused&gt;"), "the evidence is escaped");
     assert!(page.matches("<svg").count() >= 3, "timeline, throughput and latency");
     assert_self_contained(&page);
 }
@@ -155,6 +168,27 @@ fn a_lost_acknowledged_write_and_an_unconfirmed_fault_are_reported() {
     assert_eq!(results["nemesis_unconfirmed"].as_array().map(Vec::len), Some(1));
     let summary = fs::read_to_string(dir.path().join(SUMMARY_FILE)).unwrap();
     assert!(summary.contains("acknowledged writes lost: 3") && summary.contains("fault not confirmed"), "{summary}");
+}
+
+#[test]
+fn an_insecure_plaintext_run_says_so_everywhere() {
+    let ops = history(4, 20);
+    let check_report = check(&ops, &CheckConfig::default());
+    let plaintext = Transport {
+        security: TransportSecurity::InsecurePlaintext,
+        evidence: "plaintext as asked (--insecure-plaintext)".into(),
+    };
+    let mut report = run_report(&ops, &[], &check_report);
+    report.transport = &plaintext;
+    let dir = tempfile::tempdir().unwrap();
+    write_run_report(dir.path(), &report).unwrap();
+    let results = read_results(dir.path());
+    assert_eq!(results["transport"], json!("insecure plaintext"));
+    assert_eq!(results["transport_evidence"], json!("plaintext as asked (--insecure-plaintext)"));
+    let summary = fs::read_to_string(dir.path().join(SUMMARY_FILE)).unwrap();
+    assert!(summary.contains("- transport: **insecure plaintext** (plaintext as asked"), "{summary}");
+    let page = fs::read_to_string(dir.path().join(HTML_FILE)).unwrap();
+    assert!(page.contains("over insecure plaintext</div>"));
 }
 
 #[test]

@@ -6,12 +6,10 @@
 //! call without it: a joining node asks it to learn the id.
 
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use dancu_proto::v1::{ErrorDetail, ErrorReason};
 use dancu_proto::Message;
-use tonic::codegen::{http, BoxFuture, Service};
-use tonic::server::NamedService;
+use tonic::codegen::http;
 use tonic::{Code, Status};
 
 use super::peer_health::PeerState;
@@ -22,21 +20,14 @@ const RAFT_PREFIX: &str = "/dancu.v1.Raft/";
 pub const IDENTIFY_PATH: &str = "/dancu.v1.Raft/Identify";
 const VOTE_PATH: &str = "/dancu.v1.Raft/Vote";
 
-/// Wraps one gRPC service of the node.
+/// The cluster check in front of every service of the node (a [`crate::gate::Check`]).
 #[derive(Clone)]
-pub struct ClusterGuard<S> {
-    inner: S,
-    identity: Arc<Identity>,
-}
+pub struct ClusterCheck(pub Arc<Identity>);
 
-impl<S> ClusterGuard<S> {
-    pub fn new(inner: S, identity: Arc<Identity>) -> Self {
-        ClusterGuard { inner, identity }
+impl crate::gate::Check for ClusterCheck {
+    fn check(&self, path: &str, _extensions: &http::Extensions, headers: &http::HeaderMap) -> Result<(), Status> {
+        check(&self.0, path, headers).map_err(|refusal| refusal.status(&self.0))
     }
-}
-
-impl<S: NamedService> NamedService for ClusterGuard<S> {
-    const NAME: &'static str = S::NAME;
 }
 
 /// Why a request is refused before it reaches its service.
@@ -128,28 +119,4 @@ pub fn check(identity: &Identity, path: &str, headers: &http::HeaderMap) -> Resu
         }
     }
     Ok(())
-}
-
-impl<S, B> Service<http::Request<B>> for ClusterGuard<S>
-where
-    S: Service<http::Request<B>, Response = http::Response<tonic::body::Body>, Error = std::convert::Infallible>,
-    S::Future: Send + 'static,
-{
-    type Response = http::Response<tonic::body::Body>;
-    type Error = std::convert::Infallible;
-    type Future = BoxFuture<Self::Response, Self::Error>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        match check(&self.identity, request.uri().path(), request.headers()) {
-            Ok(()) => Box::pin(self.inner.call(request)),
-            Err(refusal) => {
-                let response = refusal.status(&self.identity).into_http();
-                Box::pin(async move { Ok(response) })
-            }
-        }
-    }
 }

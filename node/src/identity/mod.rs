@@ -4,7 +4,7 @@
 //! configuration — when it starts with an empty data dir; every other node learns it from the founder when it first
 //! starts ([`join`]) and keeps it on disk with its own incarnation (16 random bytes made with its data dir). Every
 //! Raft message carries the cluster id and the sender's node id and incarnation as gRPC metadata ([`Identity::stamp`]);
-//! [`guard::ClusterGuard`] refuses messages of another cluster before any group sees them, so a node of an older
+//! [`guard::ClusterCheck`] refuses messages of another cluster before any group sees them, so a node of an older
 //! cluster still running on a configured address can neither feed its log entries nor its votes into this one
 //! (etcd's "request cluster ID mismatch"). Clients pin the cluster id from `Status` and send it too.
 //!

@@ -165,4 +165,15 @@ impl AccessPolicy {
             AccessPolicy::Mutual { callers, .. } => callers.get(name),
         }
     }
+
+    /// Every role a request may be served under (each configured caller's, the nodes', or the insecure one).
+    pub fn roles(&self) -> Vec<&Role> {
+        match self {
+            AccessPolicy::InsecurePlaintext(everyone) => vec![&everyone.role],
+            AccessPolicy::Mutual { callers, nodes } => std::iter::once(&nodes.role)
+                .chain(callers.values().map(|caller| &caller.role))
+                .map(|role| &**role)
+                .collect(),
+        }
+    }
 }

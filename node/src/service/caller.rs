@@ -3,23 +3,21 @@
 //! Identity comes from the connection's verified certificate (`dancu_tls::PeerInfo`), never from a field the caller
 //! fills in. Every Registry RPC passes [`admit`] (identity → role → operation → purpose → quota) and gets a
 //! [`Caller`], which the handlers need to read anything: it checks each record's province against the role's scope
-//! and carries the role's field mask to the reply. The Raft and Admin services pass [`CallerGate`] instead, which
+//! and carries the role's field mask to the reply. The Raft and Admin services pass [`AccessCheck`] instead, which
 //! admits only nodes (Raft) or nodes and admin callers (Admin).
 //!
 //! A scatter-gather part forwarded by a node names the caller it is for (`dancu-on-behalf-of`); only a node's
 //! certificate may do so, and the serving node checks that caller's role again.
 
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Instant;
 
 use dancu_cluster_config::Operation;
 use dancu_proto::v1 as pb;
 use dancu_proto::v1::CallerContext;
 use dancu_tls::{PeerIdentity, PeerInfo};
-use tonic::codegen::{http, BoxFuture, Service};
+use tonic::codegen::http;
 use tonic::metadata::{MetadataMap, MetadataValue};
-use tonic::server::NamedService;
 
 use crate::identity::FROM_NODE_HEADER;
 use crate::limits::{PURPOSE_BYTES_MAX, REQUEST_ID_BYTES_MAX};
@@ -210,26 +208,20 @@ fn identify(
 const RAFT_PREFIX: &str = "/dancu.v1.Raft/";
 const ADMIN_PREFIX: &str = "/dancu.v1.Admin/";
 
-/// The service-level half of admission, in front of every service: the internal Raft service admits only nodes
-/// (each as the node it claims to be in `dancu-from-node`), the Admin service nodes and callers whose role allows
-/// `admin`. Registry RPCs are admitted one by one by [`admit`]; health and reflection take any verified identity.
+/// The service-level half of admission, in front of every service (a [`crate::gate::Check`]): the internal Raft
+/// service admits only nodes (each as the node it claims to be in `dancu-from-node`), the Admin service nodes and
+/// callers whose role allows `admin`. Registry RPCs are admitted one by one by [`admit`]; health and reflection take
+/// any verified identity.
 #[derive(Clone)]
-pub struct CallerGate<S> {
-    inner: S,
-    policy: Arc<AccessPolicy>,
-}
+pub struct AccessCheck(pub Arc<AccessPolicy>);
 
-impl<S> CallerGate<S> {
-    pub fn new(inner: S, policy: Arc<AccessPolicy>) -> Self {
-        CallerGate { inner, policy }
+impl crate::gate::Check for AccessCheck {
+    fn check(&self, path: &str, extensions: &http::Extensions, headers: &http::HeaderMap) -> Result<(), tonic::Status> {
+        gate(&self.0, path, extensions, headers).map_err(tonic::Status::from)
     }
 }
 
-impl<S: NamedService> NamedService for CallerGate<S> {
-    const NAME: &'static str = S::NAME;
-}
-
-/// The gate's decision, apart from the service plumbing.
+/// The access check's decision.
 pub fn gate(
     policy: &AccessPolicy,
     path: &str,
@@ -262,29 +254,5 @@ pub fn gate(
             None => Err(ApiError::denied(Denial::UnknownCaller, format!("{name} is not a configured caller"))),
         },
         PeerIdentity::Caller(_) => Ok(()),
-    }
-}
-
-impl<S, B> Service<http::Request<B>> for CallerGate<S>
-where
-    S: Service<http::Request<B>, Response = http::Response<tonic::body::Body>, Error = std::convert::Infallible>,
-    S::Future: Send + 'static,
-{
-    type Response = http::Response<tonic::body::Body>;
-    type Error = std::convert::Infallible;
-    type Future = BoxFuture<Self::Response, Self::Error>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        match gate(&self.policy, request.uri().path(), request.extensions(), request.headers()) {
-            Ok(()) => Box::pin(self.inner.call(request)),
-            Err(error) => {
-                let response = tonic::Status::from(error).into_http();
-                Box::pin(async move { Ok(response) })
-            }
-        }
     }
 }

@@ -1,25 +1,17 @@
 //! Queries through the secondary indexes: legacy number, household, name + date of birth.
 //! Each is a scatter-gather over partitions (`service::scatter`), each part linearized on its own.
 
-use dancu_cluster_config::{provinces, PartitionId};
+use dancu_cluster_config::PartitionId;
 use dancu_proto::v1 as pb;
 use dancu_proto::v1::registry_client::RegistryClient;
 use tonic::transport::Channel;
 use tonic::Request;
 
-use crate::citizen::{self, check_short_text};
-use crate::limits::{
-    GRPC_MESSAGE_BYTES_MAX, HOUSEHOLD_MEMBERS_MAX, NAME_CHARS_MAX, SCATTER_RPC_TIMEOUT, SEARCH_LIMIT_DEFAULT,
-    SEARCH_LIMIT_MAX,
-};
-use crate::name_key::search_key;
+use crate::limits::{GRPC_MESSAGE_BYTES_MAX, HOUSEHOLD_MEMBERS_MAX, SCATTER_RPC_TIMEOUT};
 use crate::service::caller::Caller;
-use crate::service::errors::{ApiError, Denial};
-use crate::service::registry::{consistency_of, RegistryService};
-
-/// `dancu.v1.Citizen` field numbers a search matches on.
-const FULL_NAME_FIELD: u32 = 2;
-const DATE_OF_BIRTH_FIELD: u32 = 4;
+use crate::service::errors::ApiError;
+use crate::service::registry::RegistryService;
+use crate::service::request::{HouseholdOf, ValidHousehold, ValidLegacy, ValidSearch};
 
 fn peer(channel: Channel) -> RegistryClient<Channel> {
     RegistryClient::new(channel)
@@ -84,13 +76,10 @@ impl RegistryService {
     pub(super) async fn legacy(
         &self,
         caller: Caller,
-        request: pb::LookupLegacyNumberRequest,
+        request: ValidLegacy,
     ) -> Result<pb::LookupLegacyNumberResponse, ApiError> {
-        let consistency = consistency_of(request.consistency)?;
+        let ValidLegacy { consistency, request } = request;
         let number = request.legacy_id_number.as_str();
-        if number.len() != 9 || !number.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(ApiError::invalid("legacy_id_number", "must be exactly 9 ASCII digits"));
-        }
         let mut plan = self.plan(&caller, &request.partition_ids, self.all_partitions(), consistency)?;
         let out_of_scope_partitions = std::mem::take(&mut plan.out_of_scope);
         let caller = &caller;
@@ -119,14 +108,13 @@ impl RegistryService {
     pub(super) async fn household(
         &self,
         caller: Caller,
-        request: pb::ListHouseholdRequest,
+        request: ValidHousehold,
     ) -> Result<pb::ListHouseholdResponse, ApiError> {
-        let consistency = consistency_of(request.consistency)?;
-        let household_id = match (request.id.is_empty(), request.household_id.is_empty()) {
-            (false, true) => {
-                let spec = self.partition_of(&caller, "id", &request.id)?;
-                self.read_point(spec.id, consistency).await?;
-                let citizen = self.current_citizen(spec.id, &request.id)?;
+        let ValidHousehold { consistency, of, request } = request;
+        let household_id = match of {
+            HouseholdOf::Member { partition, id } => {
+                self.read_point(partition, consistency).await?;
+                let citizen = self.current_citizen(partition, &id)?;
                 if citizen.household_id.is_empty() {
                     return Ok(pb::ListHouseholdResponse {
                         household_id: String::new(),
@@ -136,11 +124,7 @@ impl RegistryService {
                 }
                 citizen.household_id
             }
-            (true, false) => {
-                check_short_text("household_id", &request.household_id, true)?;
-                request.household_id.clone()
-            }
-            _ => return Err(ApiError::invalid("id", "give exactly one of id and household_id")),
+            HouseholdOf::Household(household_id) => household_id,
         };
         let mut plan = self.plan(&caller, &request.partition_ids, self.all_partitions(), consistency)?;
         let out_of_scope_partitions = std::mem::take(&mut plan.out_of_scope);
@@ -175,35 +159,10 @@ impl RegistryService {
     pub(super) async fn search(
         &self,
         caller: Caller,
-        request: pb::SearchCitizensRequest,
+        request: ValidSearch,
     ) -> Result<pb::SearchCitizensResponse, ApiError> {
-        let consistency = consistency_of(request.consistency)?;
-        let name_chars = request.full_name.chars().count();
-        if name_chars > NAME_CHARS_MAX {
-            return Err(ApiError::invalid("full_name", format!("{name_chars} characters, at most {NAME_CHARS_MAX}")));
-        }
-        // Finding people by name and birth date says what their name and birth date are.
-        if caller.mask().hides(FULL_NAME_FIELD) || caller.mask().hides(DATE_OF_BIRTH_FIELD) {
-            return Err(ApiError::denied(
-                Denial::FieldHidden,
-                format!("role {} may not see names or birth dates, so it may not search by them", caller.role().name),
-            ));
-        }
-        let key = search_key(&request.full_name);
-        if key.is_empty() {
-            return Err(ApiError::invalid("full_name", "required"));
-        }
-        let dob = request.date_of_birth.ok_or_else(|| ApiError::invalid("date_of_birth", "required"))?;
-        citizen::calendar_date("date_of_birth", &dob)?;
+        let ValidSearch { consistency, key, date_of_birth: dob, limit, request } = request;
         let province = request.province_code.as_str();
-        if !province.is_empty() && provinces::province(province).is_none() {
-            return Err(ApiError::invalid("province_code", format!("province code {province:?} does not exist")));
-        }
-        let limit = match request.limit {
-            0 => SEARCH_LIMIT_DEFAULT,
-            n if n <= SEARCH_LIMIT_MAX => n,
-            n => return Err(ApiError::invalid("limit", format!("{n}; at most {SEARCH_LIMIT_MAX}"))),
-        } as usize;
         let candidates = self
             .groups
             .partition_map

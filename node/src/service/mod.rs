@@ -17,6 +17,7 @@ pub mod lookups;
 pub mod quota;
 pub mod readd;
 pub mod registry;
+pub mod request;
 pub mod scan;
 pub mod scatter;
 pub mod verify;

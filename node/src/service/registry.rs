@@ -14,14 +14,13 @@ use openraft::async_runtime::watch::WatchReceiver;
 use openraft::ServerState;
 use tonic::{Request, Response, Status};
 
-use crate::limits::BATCH_IDS_MAX;
-use crate::personal_id::PersonalId;
 use crate::raft::groups::{Group, Groups};
 use crate::service::access::AccessPolicy;
 use crate::service::admission::Admission;
-use crate::service::caller::{self, Caller, Rpc};
+use crate::service::caller::{self, Caller};
 use crate::service::errors::ApiError;
 use crate::service::linearizer::{linearize, ReadMode, ReadPoint};
+use crate::service::request::{Checks, Today, ValidBatchGet, ValidGet, Validate};
 use crate::service::scan::ScanStream;
 use crate::storage::invalid_data;
 
@@ -30,10 +29,6 @@ pub struct RegistryService {
     pub read_mode: ReadMode,
     pub admission: Arc<Admission>,
     pub access: Arc<AccessPolicy>,
-}
-
-pub(super) fn consistency_of(value: i32) -> Result<Consistency, ApiError> {
-    Consistency::try_from(value).map_err(|_| ApiError::invalid("consistency", format!("unknown level {value}")))
 }
 
 /// An encoded twin read back as its public message (same wire format).
@@ -58,30 +53,13 @@ impl RegistryService {
         Ok(citizen)
     }
 
-    /// The partition of a personal ID the caller names, if the ID is valid and its province in the caller's scope.
-    /// `field` names the ID in an error; it is formatted only then (batches pass `format_args!`).
-    pub(super) fn partition_of(
-        &self,
-        caller: &Caller,
-        field: impl std::fmt::Display,
-        id: &str,
-    ) -> Result<&PartitionSpec, ApiError> {
-        PersonalId::parse(id).map_err(|e| ApiError::invalid(&field.to_string(), e.to_string()))?;
-        let spec = self
-            .groups
-            .partition_map
-            .partition_for(id)
-            .ok_or_else(|| ApiError::invalid(&field.to_string(), "no partition holds this id"))?;
-        caller.check_scope(&spec.province_code)?;
-        Ok(spec)
-    }
-
-    /// The pipeline every Registry RPC takes: admit the caller (identity, role, operation, purpose, quota), run the
-    /// handler (which validates, checks scope and masks what it returns through the `Caller`), then the audit hook.
+    /// The pipeline every Registry RPC takes: admit the caller (identity, role, operation, purpose, quota), validate
+    /// the request into its checked form (`service::request`: fields, IDs, the caller's scope and hidden fields),
+    /// run the handler (which masks what it returns through the `Caller`), then the audit hook.
     pub(super) async fn serve<Q, R, F, Fut>(&self, request: Request<Q>, handler: F) -> Result<Response<R>, Status>
     where
-        Q: Rpc,
-        F: FnOnce(Caller, Q) -> Fut,
+        Q: Validate,
+        F: FnOnce(Caller, Q::Valid) -> Fut,
         Fut: std::future::Future<Output = Result<R, ApiError>>,
     {
         let caller = match caller::admit(&self.access, &request) {
@@ -91,9 +69,19 @@ impl RegistryService {
                 return Err(error.into());
             }
         };
-        let audited = caller.clone();
-        let outcome = handler(caller, request.into_inner()).await;
-        crate::service::audit::served(&audited, Q::ACCESS, outcome.as_ref().err());
+        let checks = Checks { partition_map: &self.groups.partition_map, today: Today::Now };
+        let outcome = match request.into_inner().validate(&caller, &checks) {
+            Ok(valid) => {
+                let audited = caller.clone();
+                let outcome = handler(caller, valid).await;
+                crate::service::audit::served(&audited, Q::ACCESS, outcome.as_ref().err());
+                outcome
+            }
+            Err(error) => {
+                crate::service::audit::served(&caller, Q::ACCESS, Some(&error));
+                Err(error)
+            }
+        };
         Ok(Response::new(outcome?))
     }
 
@@ -101,16 +89,15 @@ impl RegistryService {
     pub(super) async fn get_encoded(
         &self,
         caller: Caller,
-        request: pb::GetCitizenRequest,
+        request: ValidGet,
     ) -> Result<pb::GetCitizenResponseEncoded, ApiError> {
-        let consistency = consistency_of(request.consistency)?;
-        let spec = self.partition_of(&caller, "id", &request.id)?;
-        let point = self.read_point(spec.id, consistency).await?;
-        let (citizen, applied_index) = self.groups.store.get_citizen_encoded(spec.id, &request.id)?;
+        let ValidGet { consistency, partition, id } = request;
+        let point = self.read_point(partition, consistency).await?;
+        let (citizen, applied_index) = self.groups.store.get_citizen_encoded(partition, &id)?;
         let citizen = citizen.ok_or(ApiError::NotFound)?;
         let header = pb::CitizenHeader::decode(citizen.as_slice()).map_err(|e| ApiError::Storage(invalid_data(e)))?;
         if !header.replaced_by.is_empty() {
-            return Err(ApiError::IdReplaced { id: request.id, replaced_by: header.replaced_by });
+            return Err(ApiError::IdReplaced { id, replaced_by: header.replaced_by });
         }
         let point = ReadPoint { applied_index, ..point };
         let citizen = masked(&caller, citizen)?;
@@ -118,7 +105,7 @@ impl RegistryService {
             citizen,
             revision: header.revision,
             log_index: applied_index,
-            meta: Some(self.read_meta(spec.id, point)),
+            meta: Some(self.read_meta(partition, point)),
         })
     }
 
@@ -136,19 +123,9 @@ impl RegistryService {
     pub(super) async fn batch_get_encoded(
         &self,
         caller: Caller,
-        request: pb::BatchGetCitizensRequest,
+        request: ValidBatchGet,
     ) -> Result<pb::BatchGetCitizensResponseEncoded, ApiError> {
-        let consistency = consistency_of(request.consistency)?;
-        if request.ids.len() > BATCH_IDS_MAX {
-            return Err(ApiError::invalid(
-                "ids",
-                format!("{} ids, at most {BATCH_IDS_MAX} allowed", request.ids.len()),
-            ));
-        }
-        let mut pids = Vec::with_capacity(request.ids.len());
-        for (idx, id) in request.ids.iter().enumerate() {
-            pids.push(self.partition_of(&caller, format_args!("ids[{idx}]"), id)?.id);
-        }
+        let ValidBatchGet { consistency, ids, partitions: pids } = request;
         // One linearizer round per partition, all in parallel; then one multi_get for the whole batch (RocksDB
         // looks the keys up together, one pass per SST, instead of one small pass per partition).
         let mut partitions = pids.clone();
@@ -160,7 +137,7 @@ impl RegistryService {
         });
         let points: BTreeMap<PartitionId, ReadPoint> =
             futures::future::try_join_all(rounds).await?.into_iter().collect();
-        let keys: Vec<(PartitionId, &str)> = pids.iter().copied().zip(request.ids.iter().map(String::as_str)).collect();
+        let keys: Vec<(PartitionId, &str)> = pids.iter().copied().zip(ids.iter().map(String::as_str)).collect();
         // The records and each partition's applied index come from one RocksDB snapshot: the meta names exactly the
         // state the answer shows.
         let (found, applied) = self.groups.store.multi_get_citizens_encoded_at(&keys)?;
@@ -172,7 +149,7 @@ impl RegistryService {
             })
             .collect();
         let mut results = Vec::with_capacity(found.len());
-        for ((id, pid), citizen) in request.ids.into_iter().zip(pids).zip(found) {
+        for ((id, pid), citizen) in ids.into_iter().zip(pids).zip(found) {
             let citizen = citizen.map(|citizen| masked(&caller, citizen)).transpose()?;
             results.push(batch_result(id, citizen, metas.get(&pid).copied())?);
         }

@@ -12,19 +12,10 @@ use dancu_proto::v1 as pb;
 use dancu_proto::v1::{FieldMatch, IdStatus, Sex};
 use unicode_normalization::UnicodeNormalization;
 
-use crate::limits::BATCH_VERIFY_MAX;
 use crate::service::caller::Caller;
-use crate::service::errors::{ApiError, Denial};
-use crate::service::registry::{consistency_of, RegistryService};
-
-/// `dancu.v1.Citizen` field numbers of what a verification compares.
-const FULL_NAME_FIELD: u32 = 2;
-const DATE_OF_BIRTH_FIELD: u32 = 4;
-const SEX_FIELD: u32 = 5;
-
-fn asked_anything(query: &pb::VerifyQuery) -> bool {
-    query.full_name.is_some() || query.date_of_birth.is_some() || query.sex != Sex::Unspecified as i32
-}
+use crate::service::errors::ApiError;
+use crate::service::registry::RegistryService;
+use crate::service::request::{asked_anything, ValidBatchVerify, ValidVerify};
 
 fn field(asked: bool, equal: bool) -> FieldMatch {
     match (asked, equal) {
@@ -62,38 +53,12 @@ pub fn compare(stored: Option<&pb::Citizen>, query: &pb::VerifyQuery) -> pb::Ver
 }
 
 impl RegistryService {
-    fn check_query(&self, caller: &Caller, path: &str, query: &pb::VerifyQuery) -> Result<PartitionId, ApiError> {
-        if !asked_anything(query) {
-            return Err(ApiError::invalid(path, "ask about at least one of full_name, date_of_birth, sex"));
-        }
-        if Sex::try_from(query.sex).is_err() {
-            return Err(ApiError::invalid(&format!("{path}.sex"), "unknown sex"));
-        }
-        // A yes/no about a field is the field, a bit at a time: a role that may not see it may not ask about it.
-        let asked = [
-            (FULL_NAME_FIELD, query.full_name.is_some()),
-            (DATE_OF_BIRTH_FIELD, query.date_of_birth.is_some()),
-            (SEX_FIELD, query.sex != Sex::Unspecified as i32),
-        ];
-        for (field, is_asked) in asked {
-            if is_asked && caller.mask().hides(field) {
-                return Err(ApiError::denied(
-                    Denial::FieldHidden,
-                    format!("role {} may not see the field it asks about (field {field})", caller.role().name),
-                ));
-            }
-        }
-        Ok(self.partition_of(caller, format_args!("{path}.id"), &query.id)?.id)
-    }
-
     pub(super) async fn verify(
         &self,
-        caller: Caller,
-        request: pb::VerifyCitizenRequest,
+        _caller: Caller,
+        request: ValidVerify,
     ) -> Result<pb::VerifyCitizenResponse, ApiError> {
-        let consistency = consistency_of(request.consistency)?;
-        let query = request.query.ok_or_else(|| ApiError::invalid("query", "required"))?;
-        let pid = self.check_query(&caller, "query", &query)?;
+        let ValidVerify { consistency, query, partition: pid } = request;
         let point = self.read_point(pid, consistency).await?;
         let stored = self.groups.store.get_citizen(pid, &query.id)?;
         Ok(pb::VerifyCitizenResponse {
@@ -109,17 +74,12 @@ impl RegistryService {
 
     pub(super) async fn batch_verify(
         &self,
-        caller: Caller,
-        request: pb::BatchVerifyCitizensRequest,
+        _caller: Caller,
+        request: ValidBatchVerify,
     ) -> Result<pb::BatchVerifyCitizensResponse, ApiError> {
-        let consistency = consistency_of(request.consistency)?;
-        if request.queries.len() > BATCH_VERIFY_MAX {
-            let message = format!("{} queries, at most {BATCH_VERIFY_MAX} allowed", request.queries.len());
-            return Err(ApiError::invalid("queries", message));
-        }
+        let consistency = request.consistency;
         let mut by_partition: BTreeMap<PartitionId, Vec<usize>> = BTreeMap::new();
-        for (idx, query) in request.queries.iter().enumerate() {
-            let pid = self.check_query(&caller, &format!("queries[{idx}]"), query)?;
+        for (idx, &pid) in request.partitions.iter().enumerate() {
             by_partition.entry(pid).or_default().push(idx);
         }
         // One linearizer round and one multi_get per partition, all partitions in parallel.

@@ -1,38 +1,23 @@
 //! Writes: one record, a batch of one partition, a life event. Each becomes one Raft log entry.
 //!
-//! Everything that can be checked without the stored record is checked here, before proposing;
+//! Everything that can be checked without the stored record was checked before (`service::request`);
 //! what depends on the stored record (revision, deceased, cancelled) is decided at apply time on
 //! every replica (`storage::state_machine`, `life_events`).
-
-use std::collections::HashSet;
 
 use dancu_proto::v1 as pb;
 use dancu_proto::Message;
 
-use crate::citizen::{self, CalendarDate, FieldError};
-use crate::life_events;
-use crate::limits::{PUT_BATCH_BYTES_MAX, PUT_BATCH_RECORDS_MAX, REQUEST_ID_BYTES_MAX, WRITE_WAIT_DEFAULT};
+use crate::limits::WRITE_WAIT_DEFAULT;
 use crate::raft::groups::Group;
 use crate::raft::types::{ApplyOutcome, Request as RaftRequest};
 use crate::service::admission::WriteClass;
 use crate::service::caller::Caller;
 use crate::service::errors::ApiError;
 use crate::service::registry::RegistryService;
+use crate::service::request::{ValidEvent, ValidPut, ValidPutBatch};
 
 fn now_unix_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
-}
-
-fn check_request_id(request_id: &str) -> Result<(), ApiError> {
-    if request_id.len() > REQUEST_ID_BYTES_MAX {
-        return Err(ApiError::invalid("request_id", format!("longer than {REQUEST_ID_BYTES_MAX} bytes")));
-    }
-    Ok(())
-}
-
-/// Renames a record validation error's `citizen.` path to where the record sits in the request.
-fn at(path: &str, error: FieldError) -> ApiError {
-    ApiError::InvalidField { field: error.field.replacen("citizen", path, 1), message: error.message }
 }
 
 impl RegistryService {
@@ -61,27 +46,19 @@ impl RegistryService {
         }
     }
 
-    pub(super) async fn put_one(
-        &self,
-        caller: Caller,
-        request: pb::PutCitizenRequest,
-    ) -> Result<pb::PutCitizenResponse, ApiError> {
-        let citizen = request.citizen.ok_or_else(|| ApiError::invalid("citizen", "required"))?;
-        citizen::validate(&citizen, CalendarDate::today_utc())?;
-        check_request_id(&request.request_id)?;
-        let spec = self.partition_of(&caller, "citizen.id", &citizen.id)?;
-        let group = self.groups.hosted(spec.id.0)?;
-        let request_id = if request.request_id.is_empty() { caller.request_id } else { request.request_id };
+    pub(super) async fn put_one(&self, _caller: Caller, request: ValidPut) -> Result<pb::PutCitizenResponse, ApiError> {
+        let ValidPut { citizen, partition, request_id, expected_revision } = request;
+        let group = self.groups.hosted(partition.0)?;
         let n_bytes = citizen.encoded_len();
         let command = pb::command::Op::PutCitizen(pb::PutCitizenCommand {
             citizen: Some(citizen),
             request_id,
-            expected_revision: request.expected_revision,
+            expected_revision,
             proposed_at_unix_ms: now_unix_ms(),
         });
         match self.propose(group, command, n_bytes).await? {
             ApplyOutcome::Written { revision, log_index, deduplicated } => {
-                Ok(pb::PutCitizenResponse { revision, log_index, partition_id: spec.id.0, deduplicated })
+                Ok(pb::PutCitizenResponse { revision, log_index, partition_id: partition.0, deduplicated })
             }
             other => Err(ApiError::Refused(format!("unexpected outcome {other:?}"))),
         }
@@ -89,47 +66,14 @@ impl RegistryService {
 
     pub(super) async fn put_batch(
         &self,
-        caller: Caller,
-        request: pb::PutCitizensRequest,
+        _caller: Caller,
+        request: ValidPutBatch,
     ) -> Result<pb::PutCitizensResponse, ApiError> {
-        check_request_id(&request.request_id)?;
-        let n_records = request.citizens.len();
-        if n_records == 0 || n_records > PUT_BATCH_RECORDS_MAX {
-            return Err(ApiError::invalid(
-                "citizens",
-                format!("{n_records} records; 1 to {PUT_BATCH_RECORDS_MAX} allowed"),
-            ));
-        }
-        let today = CalendarDate::today_utc();
-        let mut seen = HashSet::with_capacity(n_records);
-        let mut pid = None;
-        let mut n_bytes = 0;
-        for (idx, citizen) in request.citizens.iter().enumerate() {
-            let path = format!("citizens[{idx}]");
-            citizen::validate(citizen, today).map_err(|error| at(&path, error))?;
-            if !seen.insert(citizen.id.as_str()) {
-                return Err(ApiError::invalid(&format!("{path}.id"), "appears twice in the batch"));
-            }
-            let spec = self.partition_of(&caller, format_args!("{path}.id"), &citizen.id)?;
-            if *pid.get_or_insert(spec.id) != spec.id {
-                return Err(ApiError::invalid(
-                    "citizens",
-                    "records of several partitions; send one batch per partition",
-                ));
-            }
-            n_bytes += citizen.encoded_len();
-        }
-        if n_bytes > PUT_BATCH_BYTES_MAX {
-            return Err(ApiError::invalid("citizens", format!("{n_bytes} bytes; at most {PUT_BATCH_BYTES_MAX}")));
-        }
-        let Some(pid) = pid else {
-            return Err(ApiError::invalid("citizens", "empty"));
-        };
+        let ValidPutBatch { citizens, partition: pid, request_id, n_bytes } = request;
         let group = self.groups.hosted(pid.0)?;
-        let ids: Vec<String> = request.citizens.iter().map(|c| c.id.clone()).collect();
-        let request_id = if request.request_id.is_empty() { caller.request_id } else { request.request_id };
+        let ids: Vec<String> = citizens.iter().map(|c| c.id.clone()).collect();
         let command = pb::command::Op::PutCitizens(pb::PutCitizensCommand {
-            citizens: request.citizens,
+            citizens,
             request_id,
             proposed_at_unix_ms: now_unix_ms(),
         });
@@ -150,15 +94,11 @@ impl RegistryService {
 
     pub(super) async fn record_event(
         &self,
-        caller: Caller,
-        request: pb::RecordLifeEventRequest,
+        _caller: Caller,
+        request: ValidEvent,
     ) -> Result<pb::RecordLifeEventResponse, ApiError> {
-        check_request_id(&request.request_id)?;
-        let event = request.event.ok_or_else(|| ApiError::invalid("event", "required"))?;
-        life_events::validate(&event, CalendarDate::today_utc())?;
-        let spec = self.partition_of(&caller, "event.id", &event.id)?;
-        let group = self.groups.hosted(spec.id.0)?;
-        let request_id = if request.request_id.is_empty() { caller.request_id } else { request.request_id };
+        let ValidEvent { event, partition, request_id } = request;
+        let group = self.groups.hosted(partition.0)?;
         let n_bytes = event.encoded_len();
         let command = pb::command::Op::LifeEvent(pb::LifeEventCommand {
             event: Some(event),
@@ -167,7 +107,7 @@ impl RegistryService {
         });
         match self.propose(group, command, n_bytes).await? {
             ApplyOutcome::Written { revision, log_index, deduplicated } => {
-                Ok(pb::RecordLifeEventResponse { revision, log_index, partition_id: spec.id.0, deduplicated })
+                Ok(pb::RecordLifeEventResponse { revision, log_index, partition_id: partition.0, deduplicated })
             }
             other => Err(ApiError::Refused(format!("unexpected outcome {other:?}"))),
         }

@@ -10,7 +10,7 @@ pub mod keys;
 mod log_store;
 mod lookups;
 mod node_meta;
-mod snapshot;
+pub mod snapshot;
 mod state_machine;
 mod wal_sync;
 mod write_pressure;

@@ -137,25 +137,7 @@ pub fn install(store: &Store, pid: PartitionId, meta: &SnapshotMeta, file: &Snap
     let cf = store.cf(CF_STATE)?;
     let mut batch = WriteBatch::default();
     batch.delete_range_cf(cf, keys::partition_prefix(pid).to_vec(), keys::partition_end(pid));
-    let mut buf = bytes.as_slice();
-    while !buf.is_empty() {
-        let item = pb::SnapshotItem::decode_length_delimited(&mut buf).map_err(invalid_data)?;
-        // A snapshot may only touch its own partition's range.
-        if !item.key.starts_with(&keys::partition_prefix(pid)) {
-            return Err(invalid_data("snapshot item outside its partition"));
-        }
-        match keys::tag_of(&item.key) {
-            Some(tag) if keys::INDEX_TAGS.contains(&tag) => continue,
-            Some(keys::STATE_CITIZEN) => {
-                let citizen = pb::Citizen::decode(item.value.as_slice()).map_err(invalid_data)?;
-                for (key, value) in indexes::entries(pid, &citizen) {
-                    batch.put_cf(cf, key, value);
-                }
-            }
-            _ => {}
-        }
-        batch.put_cf(cf, item.key, item.value);
-    }
+    read_state_entries(pid, &bytes, |key, value| batch.put_cf(cf, key, value))?;
     let meta_pb = snapshot_meta_to_pb(meta);
     batch.put_cf(cf, keys::tagged_key(pid, STATE_APPLIED, &[]), meta_pb.encode_to_vec());
     let files = store.lock_snapshot_files();
@@ -164,6 +146,33 @@ pub fn install(store: &Store, pid: PartitionId, meta: &SnapshotMeta, file: &Snap
     options.set_sync(true);
     store.db.write_opt(batch, &options).map_err(storage_error)?;
     remove_others(store, &files, pid, &file.path);
+    Ok(())
+}
+
+/// Hands `put` the state entries a snapshot file installs: its items, each checked to lie in `pid`'s range, less any
+/// index entries it carries, plus the index entries rebuilt from its records. Malformed input is an error, never a
+/// panic: the file came from another node. An error may come after some entries were handed over (the installer
+/// drops its batch then).
+pub fn read_state_entries(pid: PartitionId, mut bytes: &[u8], mut put: impl FnMut(Vec<u8>, Vec<u8>)) -> io::Result<()> {
+    let prefix = keys::partition_prefix(pid);
+    while !bytes.is_empty() {
+        let item = pb::SnapshotItem::decode_length_delimited(&mut bytes).map_err(invalid_data)?;
+        // A snapshot may only touch its own partition's range.
+        if !item.key.starts_with(&prefix) {
+            return Err(invalid_data("snapshot item outside its partition"));
+        }
+        match keys::tag_of(&item.key) {
+            Some(tag) if keys::INDEX_TAGS.contains(&tag) => continue,
+            Some(keys::STATE_CITIZEN) => {
+                let citizen = pb::Citizen::decode(item.value.as_slice()).map_err(invalid_data)?;
+                for (key, value) in indexes::entries(pid, &citizen) {
+                    put(key, value);
+                }
+            }
+            _ => {}
+        }
+        put(item.key, item.value);
+    }
     Ok(())
 }
 

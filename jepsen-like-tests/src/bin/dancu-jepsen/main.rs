@@ -1,4 +1,5 @@
-//! `dancu-jepsen run`: the consistency suite auditors run against real dancu nodes.
+//! `dancu-jepsen run`: the consistency suite auditors run against real dancu nodes, over mutual TLS unless
+//! `--insecure-plaintext` is given.
 //!
 //! Exit status: 0 the history is linearizable and no acknowledged write was lost; 1 it is not (or the nodes
 //! disagree after healing, or an acknowledged write was lost); 2 the checker ran out of time (unknown — never a
@@ -12,6 +13,7 @@ use clap::{Parser, Subcommand};
 use dancu_jepsen::checker::Verdict;
 use dancu_jepsen::nemesis::NemesisKind;
 use dancu_jepsen::run::{run, RunConfig, SelfTest};
+use dancu_jepsen::transport::TransportSecurity;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -71,6 +73,11 @@ enum Command {
         /// The dancu-node binary [default: DANCU_NODE_BIN or next to this binary].
         #[arg(long)]
         node_bin: Option<PathBuf>,
+        /// Run the cluster without TLS: plaintext connections, no caller identities (as the benchmarks'
+        /// plaintext rows do); the report says so. Default: mutual TLS with certificates made for the run, the
+        /// workload and the harness as callers with their own roles, and plaintext proven refused.
+        #[arg(long)]
+        insecure_plaintext: bool,
     },
 }
 
@@ -136,6 +143,7 @@ fn main() -> ExitCode {
         readers,
         check_budget,
         node_bin,
+        insecure_plaintext,
     } = Args::parse().command;
     let self_test = self_test.or(broken_reads.then_some(SelfTest::BrokenReads));
     let nemeses = match (nemesis, self_test) {
@@ -173,6 +181,7 @@ fn main() -> ExitCode {
         n_workers: workers.max(1),
         n_readers: readers,
         check_budget,
+        transport: if insecure_plaintext { TransportSecurity::InsecurePlaintext } else { TransportSecurity::MutualTls },
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -203,14 +212,15 @@ fn main() -> ExitCode {
             let confirmed: Vec<String> =
                 outcome.nemesis.confirmed.iter().map(|(kind, n)| format!("{kind} {n}")).collect();
             println!(
-                "verdict: {} ({} ops, {} faults, final reads {}, acked writes lost {}, checker {} ms); confirmed \
-                 faults: {}; report: {}",
+                "verdict: {} ({} ops, {} faults, final reads {}, acked writes lost {}, checker {} ms, over {}); \
+                 confirmed faults: {}; report: {}",
                 outcome.verdict,
                 outcome.n_ops,
                 outcome.n_faults,
                 if outcome.final_reads_agree { "agree" } else { "DISAGREE" },
                 outcome.acked_writes_lost,
                 outcome.check_ms,
+                outcome.transport.security,
                 if confirmed.is_empty() { "none".to_string() } else { confirmed.join(", ") },
                 out.join("report.html").display()
             );
@@ -224,5 +234,25 @@ fn main() -> ExitCode {
                 Verdict::Unknown => ExitCode::from(2),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether `run ARGS` asks for plaintext.
+    fn insecure(args: &[&str]) -> bool {
+        let parsed = Args::try_parse_from(["dancu-jepsen", "run"].iter().chain(args)).expect("valid arguments");
+        let Command::Run { insecure_plaintext, .. } = parsed.command;
+        insecure_plaintext
+    }
+
+    #[test]
+    fn mutual_tls_unless_insecure_plaintext_is_named() {
+        assert!(!insecure(&[]));
+        assert!(!insecure(&["--self-test", "skip-fsync", "--nodes", "5"]));
+        assert!(insecure(&["--insecure-plaintext"]));
+        assert!(Args::try_parse_from(["dancu-jepsen", "run", "--insecure"]).is_err(), "only the full name");
     }
 }
