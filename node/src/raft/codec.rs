@@ -229,6 +229,11 @@ mod tests {
         for entry in entries {
             let decoded = entry_from_pb(entry_to_pb(&entry)).unwrap();
             assert_eq!(decoded, entry);
+            // The stored form means what prost's form means. Not byte for byte: a membership's node map is encoded
+            // in hash order (the fuzz target `log_entry` first asserted equal bytes and failed on exactly this).
+            let stored = pb::Entry::decode(encode_entry(&entry).as_slice()).unwrap();
+            assert_eq!(stored, entry_to_pb(&entry));
+            assert_eq!(entry_from_pb(stored).unwrap(), entry);
         }
     }
 
