@@ -7,6 +7,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "dancu/v1/citizen.proto",
         "dancu/v1/registry.proto",
         "dancu/v1/encoded.proto",
+        "dancu/v1/audit.proto",
         "dancu/v1/raft.proto",
         "dancu/v1/admin.proto",
     ];

@@ -5,6 +5,7 @@
 //! scatter-gather queries) and `scan` (partition scans).
 
 mod admin;
+mod audit;
 mod encoded_reads;
 mod reads;
 mod scan;

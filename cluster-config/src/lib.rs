@@ -35,6 +35,7 @@
 #![warn(missing_docs)]
 
 mod access;
+mod audit;
 mod error;
 pub mod limits;
 mod operation;
@@ -48,9 +49,10 @@ mod validate;
 use std::fmt;
 
 pub use access::{CallerConfig, RoleConfig, TlsConfig, TlsMode, ANY_PURPOSE, CITIZEN_FIELDS};
+pub use audit::AuditConfig;
 pub use error::{ConfigError, ValidationError, ValidationErrors};
 pub use operation::{Operation, UnknownOperation};
-pub use partition_map::{PartitionMap, PartitionSpec};
+pub use partition_map::{PartitionMap, PartitionSpec, AUDIT_GROUP};
 pub use schema::{
     ClusterConfig, DatacenterConfig, DatacenterKind, NodeConfig, PartitionsConfig, PlacementConfig, RaftConfig,
     SplitConfig,

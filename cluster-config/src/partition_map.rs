@@ -103,6 +103,25 @@ impl ClusterConfig {
     }
 }
 
+/// The audit group's id: below every partition's (province codes start at 001, so partition ids at 100).
+pub const AUDIT_GROUP: PartitionId = PartitionId(0);
+
+impl ClusterConfig {
+    /// The access audit's Raft group: no ID range, replicas placed like a partition's led from the central
+    /// datacenter (see `placement::audit_group`). Expects a validated configuration.
+    pub fn audit_group(&self) -> PartitionSpec {
+        let replicas = placement::audit_group(self);
+        PartitionSpec {
+            id: AUDIT_GROUP,
+            province_code: String::new(),
+            range_start: String::new(),
+            range_end: String::new(),
+            preferred_leader: replicas[0],
+            replicas,
+        }
+    }
+}
+
 /// A partition's range before placement, as numbers.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PartitionRange {

@@ -48,6 +48,15 @@ pub(crate) fn place(config: &ClusterConfig, ranges: &[PartitionRange]) -> Vec<Ve
     replica_sets
 }
 
+/// The audit group's replicas, preferred leader first: the first central node, then the fill (other datacenters
+/// first), so losing one datacenter leaves the group a quorum wherever partitions have one.
+pub(crate) fn audit_group(config: &ClusterConfig) -> Vec<NodeId> {
+    let topology = Topology::new(config);
+    let mut chosen: Vec<NodeId> = topology.central.first().copied().into_iter().collect();
+    topology.fill(&mut chosen, 0, usize::from(config.partitions.replicas), &BTreeMap::new());
+    chosen
+}
+
 /// The override's nodes with the preferred leader moved to the front.
 fn placed_by_hand(placement: &PlacementConfig) -> Vec<NodeId> {
     let leader = placement.preferred_leader.unwrap_or(placement.nodes[0]);

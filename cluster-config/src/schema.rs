@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{CallerConfig, ConfigError, NodeId, RoleConfig, TlsConfig};
+use crate::{AuditConfig, CallerConfig, ConfigError, NodeId, RoleConfig, TlsConfig};
 
 /// Path reported for configurations parsed from a string rather than a file.
 const STRING_SOURCE_PATH: &str = "<string>";
@@ -35,6 +35,9 @@ pub struct ClusterConfig {
     /// `[[callers]]`: certificate identities and their roles (mutual TLS only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub callers: Vec<CallerConfig>,
+    /// `[audit]`: the access audit (off while being finished, ten years' retention).
+    #[serde(default, skip_serializing_if = "AuditConfig::is_default")]
+    pub audit: AuditConfig,
 }
 
 /// One node (`[[nodes]]`).

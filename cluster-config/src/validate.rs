@@ -35,6 +35,9 @@ impl ClusterConfig {
         partitions::check(self, &mut report);
         raft::check(&self.raft, &mut report);
         access::check(self, &mut report);
+        if let Err(problem) = self.audit.retention() {
+            report.add("audit.retention", problem);
+        }
         report.finish()
     }
 }

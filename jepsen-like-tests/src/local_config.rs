@@ -38,6 +38,7 @@ pub fn loopback_config(ports: &[u16], replicas: u8, raft: RaftConfig) -> Cluster
         tls: Default::default(),
         roles: Vec::new(),
         callers: Vec::new(),
+        audit: Default::default(),
     }
 }
 

@@ -4,6 +4,7 @@
 //! state in its one RocksDB, and serves `dancu.v1.Registry` plus the internal `dancu.v1.Raft`
 //! service on one tonic server. See ARCHITECTURE.md for the codemap and invariants.
 
+pub mod audit;
 pub mod citizen;
 pub mod failpoints;
 pub mod gate;

@@ -95,3 +95,14 @@ const _: () = assert!(REQUEST_ID_BYTES_MAX <= 1024);
 const _: () = assert!(PUT_BATCH_BYTES_MAX as u64 <= PROPOSAL_BYTES_IN_FLIGHT_MAX / 2);
 const _: () = assert!(PROPOSAL_BYTES_IN_FLIGHT_MAX <= NODE_PROPOSAL_BYTES_IN_FLIGHT_MAX);
 const _: () = assert!(PROPOSALS_IN_FLIGHT_MAX <= NODE_PROPOSALS_IN_FLIGHT_MAX);
+
+/// How often a node ships its recorded accesses to the audit group (the bound on how long a record lives on one node
+/// only is this plus one Raft commit).
+pub const AUDIT_SHIP_INTERVAL: Duration = Duration::from_millis(200);
+/// A node whose records wait longer than this to be anchored refuses access until they are (fail closed).
+pub const AUDIT_UNANCHORED_AGE_MAX: Duration = Duration::from_secs(5);
+/// Most records, and bytes of records, in one audit segment.
+pub const AUDIT_SEGMENT_RECORDS_MAX: usize = 16_384;
+pub const AUDIT_SEGMENT_BYTES_MAX: usize = 4 * 1024 * 1024;
+/// How long an audit query waits for every node to anchor what it recorded.
+pub const AUDIT_FLUSH_WAIT: Duration = Duration::from_secs(3);

@@ -7,11 +7,13 @@ use std::sync::Arc;
 
 use dancu_cluster_config::{ClusterConfig, NodeId};
 use dancu_proto::v1::admin_server::AdminServer;
+use dancu_proto::v1::audit_server::AuditServer;
 use dancu_proto::v1::raft_server::RaftServer;
 use dancu_proto::v1::registry_server::RegistryServer;
 use dancu_tls::{PeerIdentity, ReloadingTls, TlsDir};
 use tonic::transport::server::TcpIncoming;
 
+use crate::audit::Auditor;
 use crate::gate::Gate;
 use crate::identity::guard::ClusterCheck;
 use crate::identity::join::{establish, JoinMode};
@@ -23,11 +25,12 @@ use crate::raft::service::RaftService;
 use crate::service::access::AccessPolicy;
 use crate::service::admin::AdminService;
 use crate::service::admission::Admission;
+use crate::service::audit_queries::AuditService;
 use crate::service::caller::AccessCheck;
 use crate::service::encoded_reads::RegistryRoutes;
 use crate::service::linearizer::ReadMode;
 use crate::service::registry::RegistryService;
-use crate::storage::{Durability, Store};
+use crate::storage::{AuditLog, Durability, Store};
 
 /// How a node is started (from the command line).
 #[derive(Debug, Clone)]
@@ -139,6 +142,11 @@ pub async fn run(options: NodeOptions, shutdown: impl std::future::Future<Output
     let groups =
         Groups::start(options.config.clone(), partition_map, store, identity.clone(), peers, options.group_options);
     let groups = Arc::new(groups.await?);
+    let audit_log = match options.config.audit.enabled {
+        true => Some(Arc::new(AuditLog::open(groups.store.clone(), options.node_id)?)),
+        false => None,
+    };
+    let auditor = Auditor::new(audit_log);
     // Listen only now, with every group ready: peers' requests sent to a port that nobody serves yet would queue,
     // time out and be reset by their senders, and a burst of resets trips HTTP/2's rapid-reset guard, which closes
     // the one connection all groups share. TCP_NODELAY on every accepted connection: a lease read answers in
@@ -165,8 +173,12 @@ pub async fn run(options: NodeOptions, shutdown: impl std::future::Future<Output
         read_mode: options.read_mode,
         admission,
         access: access.clone(),
+        auditor: auditor.clone(),
     });
-    let raft = RaftServer::new(RaftService { groups: groups.clone() })
+    let audit = AuditServer::new(AuditService { registry: registry.service() })
+        .max_decoding_message_size(GRPC_MESSAGE_BYTES_MAX)
+        .max_encoding_message_size(GRPC_MESSAGE_BYTES_MAX);
+    let raft = RaftServer::new(RaftService { groups: groups.clone(), auditor: auditor.clone() })
         .max_decoding_message_size(GRPC_MESSAGE_BYTES_MAX)
         .max_encoding_message_size(GRPC_MESSAGE_BYTES_MAX);
 
@@ -181,6 +193,7 @@ pub async fn run(options: NodeOptions, shutdown: impl std::future::Future<Output
         .add_service(Gate::new(reflection_v1, access_check.clone()))
         .add_service(Gate::new(reflection_v1alpha, access_check.clone()))
         .add_service(Gate::new(registry, both_checks.clone()))
+        .add_service(Gate::new(audit, both_checks.clone()))
         .add_service(Gate::new(raft, both_checks.clone()))
         .add_service(Gate::new(admin, both_checks));
     let stopped = async {
@@ -196,6 +209,8 @@ pub async fn run(options: NodeOptions, shutdown: impl std::future::Future<Output
     groups.bootstrap().await;
     groups.watch_recovery();
     groups.watch_leaders();
+    let retention = options.config.audit.retention().unwrap_or(std::time::Duration::from_secs(10 * 365 * 86_400));
+    crate::audit::shipper::spawn(auditor.clone(), groups.clone(), retention);
     crate::raft::late_heartbeats::summarize_in_log();
     health_reporter.set_serving::<RegistryServer<RegistryService>>().await;
     tracing::info!(node = options.node_id, "serving");

@@ -13,4 +13,6 @@ pub mod v1 {
 /// The encoded `FileDescriptorSet` of dancu.v1, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("dancu_descriptor");
 
+pub mod audit_chain;
+
 pub use prost::Message;

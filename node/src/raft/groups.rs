@@ -40,6 +40,8 @@ pub struct Groups {
     pub peers: Arc<Peers>,
     pub identity: Arc<Identity>,
     groups: HashMap<PartitionId, Group>,
+    /// The access audit's Raft group (`None` when the audit is off).
+    audit_spec: Option<PartitionSpec>,
     /// When this process started its groups: votes are refused for a lease after it (see `vote_refusal`).
     started_at: Instant,
     /// How long after the start votes are refused; zero only with the test-only `--unsafe-early-votes`.
@@ -78,7 +80,9 @@ impl Groups {
         let node_id = identity.node_id;
         let started_at = Instant::now();
         let mut groups = HashMap::new();
-        for spec in partition_map.hosted_by(node_id) {
+        let audit_spec = config.audit.enabled.then(|| config.audit_group());
+        let hosted_audit = audit_spec.iter().filter(|spec| spec.replicas.contains(&node_id));
+        for spec in partition_map.hosted_by(node_id).chain(hosted_audit) {
             let pid = spec.id;
             let raft_config =
                 group_config(&config.cluster_name, pid, &config.raft).map_err(|e| StartError::Config(pid.0, e))?;
@@ -110,6 +114,7 @@ impl Groups {
             peers,
             identity,
             groups,
+            audit_spec,
             started_at,
             vote_quarantine,
             lease_read_age_max,
@@ -151,6 +156,21 @@ impl Groups {
         None
     }
 
+    /// The access audit's Raft group as configured (`None` when the audit is off).
+    pub fn audit_spec(&self) -> Option<&PartitionSpec> {
+        self.audit_spec.as_ref()
+    }
+
+    /// A partition's or the audit group's spec.
+    pub fn spec(&self, pid: PartitionId) -> Option<&PartitionSpec> {
+        self.partition_map.get(pid).or_else(|| self.audit_spec.as_ref().filter(|spec| spec.id == pid))
+    }
+
+    /// Every group of the cluster: the partitions, then the audit group.
+    pub fn all_specs(&self) -> impl Iterator<Item = &PartitionSpec> {
+        self.partition_map.partitions.iter().chain(self.audit_spec.iter())
+    }
+
     pub fn get(&self, pid: PartitionId) -> Option<&Group> {
         self.groups.get(&pid)
     }
@@ -158,7 +178,7 @@ impl Groups {
     /// The group for `partition_id`, or the error a caller can route on.
     pub fn hosted(&self, partition_id: u32) -> Result<&Group, ApiError> {
         self.get(PartitionId(partition_id)).ok_or_else(|| {
-            let hint = self.partition_map.get(PartitionId(partition_id)).map(|spec| spec.preferred_leader);
+            let hint = self.spec(PartitionId(partition_id)).map(|spec| spec.preferred_leader);
             ApiError::PartitionNotHosted {
                 partition_id,
                 leader_id: hint,

@@ -22,6 +22,7 @@ const SNAPSHOT_BYTES_MAX: u64 = 64 * 1024 * 1024 * 1024;
 
 pub struct RaftService {
     pub groups: Arc<Groups>,
+    pub auditor: Arc<crate::audit::Auditor>,
 }
 
 fn malformed(error: std::io::Error) -> Status {
@@ -34,6 +35,29 @@ fn fatal(error: impl std::fmt::Display) -> Status {
 
 #[tonic::async_trait]
 impl pb::raft_server::Raft for RaftService {
+    async fn propose_audit(&self, request: Request<pb::AuditSegment>) -> Result<Response<pb::AuditGroupReply>, Status> {
+        let group = self.groups.hosted(dancu_cluster_config::AUDIT_GROUP.0)?;
+        let reply = crate::audit::shipper::propose_here(&self.groups, group, request.into_inner()).await;
+        Ok(Response::new(reply))
+    }
+
+    async fn anchored_head(
+        &self,
+        request: Request<pb::AnchoredHeadRequest>,
+    ) -> Result<Response<pb::AuditGroupReply>, Status> {
+        let group = self.groups.hosted(dancu_cluster_config::AUDIT_GROUP.0)?;
+        let reply = crate::audit::shipper::anchored_head_here(&self.groups, group, request.get_ref().node_id).await;
+        Ok(Response::new(reply))
+    }
+
+    async fn flush_audit(
+        &self,
+        _request: Request<pb::FlushAuditRequest>,
+    ) -> Result<Response<pb::FlushAuditResponse>, Status> {
+        let shipped_seq = self.auditor.flush(crate::limits::AUDIT_FLUSH_WAIT).await?;
+        Ok(Response::new(pb::FlushAuditResponse { shipped_seq }))
+    }
+
     async fn append_entries(
         &self,
         request: Request<pb::AppendEntriesRequest>,

@@ -19,6 +19,10 @@ impl fmt::Display for Request {
                 write!(f, "put_citizens({} records)", batch.citizens.len())
             }
             Some(dancu_proto::v1::command::Op::LifeEvent(_)) => f.write_str("life_event"),
+            Some(dancu_proto::v1::command::Op::AuditSegment(segment)) => {
+                write!(f, "audit_segment(node {}, {} records)", segment.node_id, segment.records.len())
+            }
+            Some(dancu_proto::v1::command::Op::AuditPrune(_)) => f.write_str("audit_prune"),
             None => f.write_str("empty_command"),
         }
     }
@@ -35,6 +39,8 @@ pub enum ApplyOutcome {
     BatchWritten { log_index: u64, results: Vec<BatchItemOutcome>, deduplicated: bool },
     /// `expected_revision` did not match; nothing was written.
     RevisionMismatch { current_revision: u64 },
+    /// An audit segment is anchored: the node's anchored chain now ends at `seq` with `hash`.
+    AuditAnchored { seq: u64, hash: Vec<u8> },
     /// The command was refused at apply time (e.g. the key is outside the partition).
     Refused { reason: String },
 }

@@ -66,6 +66,8 @@ rpc! {
     pb::PutCitizenRequest => Put,
     pb::PutCitizensRequest => Import,
     pb::RecordLifeEventRequest => Events,
+    pb::QueryAccessesRequest => Audit,
+    pb::ReadChainRequest => Audit,
 }
 
 impl Rpc for pb::StatusRequest {

@@ -38,6 +38,11 @@ impl RegistryRoutes {
             .max_encoding_message_size(GRPC_MESSAGE_BYTES_MAX);
         RegistryRoutes { service, generated }
     }
+
+    /// The service behind the routes (the Audit service runs its pipeline too).
+    pub fn service(&self) -> Arc<RegistryService> {
+        self.service.clone()
+    }
 }
 
 impl NamedService for RegistryRoutes {

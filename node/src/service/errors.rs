@@ -44,6 +44,9 @@ pub enum ApiError {
     QuotaExceeded { caller: String, retry_after_ms: u32 },
     #[error("storage error: {0}")]
     Storage(#[from] std::io::Error),
+    /// The access audit could not record the request, so it is not served.
+    #[error("audit unavailable: {0}")]
+    AuditUnavailable(String),
 }
 
 /// Why access was denied (`ErrorDetail.reason`).
@@ -183,6 +186,10 @@ impl ApiError {
             }
             ApiError::Forwarded(_) => Code::Unknown,
             ApiError::Storage(_) => Code::Internal,
+            ApiError::AuditUnavailable(_) => {
+                detail.reason = ErrorReason::AuditUnavailable as i32;
+                Code::Unavailable
+            }
         };
         (code, detail)
     }

@@ -8,6 +8,7 @@ pub mod access;
 pub mod admin;
 pub mod admission;
 pub mod audit;
+pub mod audit_queries;
 pub mod caller;
 pub mod encoded_reads;
 pub mod errors;

@@ -43,14 +43,8 @@ impl AdminService {
             tracing::info!(node, "node does not await a re-add: nothing to do");
             return Ok(pb::ReaddNodeResponse { partitions });
         }
-        let specs: Vec<PartitionId> = self
-            .groups
-            .partition_map
-            .partitions
-            .iter()
-            .filter(|spec| spec.replicas.contains(&node))
-            .map(|spec| spec.id)
-            .collect();
+        let specs: Vec<PartitionId> =
+            self.groups.all_specs().filter(|spec| spec.replicas.contains(&node)).map(|spec| spec.id).collect();
         for pid in specs {
             if self.readd_on_leader(pid, node).await? {
                 partitions.push(pid.0);
@@ -181,7 +175,7 @@ impl AdminService {
 
     fn leader_of(&self, pid: PartitionId) -> Option<NodeId> {
         let local = self.groups.get(pid).and_then(|group| group.raft.metrics().borrow_watched().current_leader);
-        local.or_else(|| self.groups.partition_map.get(pid).map(|spec| spec.preferred_leader))
+        local.or_else(|| self.groups.spec(pid).map(|spec| spec.preferred_leader))
     }
 
     fn node_addr(&self, node: NodeId) -> Result<String, Status> {

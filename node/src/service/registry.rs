@@ -14,10 +14,12 @@ use openraft::async_runtime::watch::WatchReceiver;
 use openraft::ServerState;
 use tonic::{Request, Response, Status};
 
+use crate::audit::Auditor;
 use crate::raft::groups::{Group, Groups};
 use crate::service::access::AccessPolicy;
 use crate::service::admission::Admission;
-use crate::service::caller::{self, Caller};
+use crate::service::audit;
+use crate::service::caller::{self, Access, Caller};
 use crate::service::errors::ApiError;
 use crate::service::linearizer::{linearize, ReadMode, ReadPoint};
 use crate::service::request::{Checks, Today, ValidBatchGet, ValidGet, Validate};
@@ -29,6 +31,7 @@ pub struct RegistryService {
     pub read_mode: ReadMode,
     pub admission: Arc<Admission>,
     pub access: Arc<AccessPolicy>,
+    pub auditor: Arc<Auditor>,
 }
 
 /// An encoded twin read back as its public message (same wire format).
@@ -55,33 +58,41 @@ impl RegistryService {
 
     /// The pipeline every Registry RPC takes: admit the caller (identity, role, operation, purpose, quota), validate
     /// the request into its checked form (`service::request`: fields, IDs, the caller's scope and hidden fields),
-    /// run the handler (which masks what it returns through the `Caller`), then the audit hook.
+    /// run the handler (which masks what it returns through the `Caller`), then record the access
+    /// (`service::audit`), durably, before the reply leaves: an access that cannot be recorded is refused.
     pub(super) async fn serve<Q, R, F, Fut>(&self, request: Request<Q>, handler: F) -> Result<Response<R>, Status>
     where
-        Q: Validate,
+        Q: Validate + audit::Touches,
+        R: audit::Touches,
         F: FnOnce(Caller, Q::Valid) -> Fut,
         Fut: std::future::Future<Output = Result<R, ApiError>>,
     {
+        let audited = matches!(Q::ACCESS, Access::Operation(_));
+        let mut touched = audit::Touched::default();
+        request.get_ref().touches(&mut touched);
         let caller = match caller::admit(&self.access, &request) {
             Ok(caller) => caller,
             Err(error) => {
-                crate::service::audit::refused(&request, Q::ACCESS, &error);
+                if audited {
+                    let record = audit::refused(&self.access, &request, touched, &error);
+                    if let Err(audit_error) = self.auditor.record(record).await {
+                        tracing::warn!(error = %audit_error, "a refusal could not be recorded");
+                    }
+                }
                 return Err(error.into());
             }
         };
         let checks = Checks { partition_map: &self.groups.partition_map, today: Today::Now };
         let outcome = match request.into_inner().validate(&caller, &checks) {
-            Ok(valid) => {
-                let audited = caller.clone();
-                let outcome = handler(caller, valid).await;
-                crate::service::audit::served(&audited, Q::ACCESS, outcome.as_ref().err());
-                outcome
-            }
-            Err(error) => {
-                crate::service::audit::served(&caller, Q::ACCESS, Some(&error));
-                Err(error)
-            }
+            Ok(valid) => handler(caller.clone(), valid).await,
+            Err(error) => Err(error),
         };
+        if audited {
+            if let Ok(reply) = &outcome {
+                reply.touches(&mut touched);
+            }
+            self.auditor.record(audit::served(&caller, Q::ACCESS, touched, outcome.as_ref().err())).await?;
+        }
         Ok(Response::new(outcome?))
     }
 
@@ -201,6 +212,12 @@ impl RegistryService {
         status
     }
 
+    fn audit_status(&self) -> pb::AuditStatus {
+        let mut status = self.auditor.status();
+        status.group = self.groups.audit_spec().map(|spec| self.partition_status(spec, self.groups.get(spec.id)));
+        status
+    }
+
     /// How this node last found `node` (see `NodeStatus.health`).
     fn node_health(&self, node: u64) -> (String, String) {
         use crate::identity::peer_health::PeerState;
@@ -252,6 +269,7 @@ impl RegistryService {
             leader_changes: self.groups.leader_changes(),
             writes_refused: self.admission.n_refused(),
             late_heartbeats: crate::raft::late_heartbeats::count(),
+            audit: Some(self.audit_status()),
         }
     }
 }

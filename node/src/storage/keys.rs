@@ -19,6 +19,17 @@
 //! | `state`       | pid · 0x30 · household id · 0x00 · id | empty (household index)     |
 //! | `state`       | pid · 0x31 · name key · 0x00 · YYYYMMDD · id | empty (name + DOB index) |
 //! | `state`       | pid · 0x32 · legacy number · id       | empty (legacy index)        |
+//! | `raft_meta`   | ff ff ff ff · 0x03 / 0x04             | local audit chain, audit key (`audit_log`) |
+//! | `audit`       | seq (u64 BE)                          | this node's `AuditRecord`s  |
+//! | `state`       | 0 · 0x40 · node · seq                 | anchored `AuditRecord` (audit group) |
+//! | `state`       | 0 · 0x41 · node · seq                 | `AuditCheckpoint`           |
+//! | `state`       | 0 · 0x42 · node                       | `AnchoredChain`             |
+//! | `state`       | 0 · 0x43 · citizen (u64) · inverted time · node · seq | empty (who looked a citizen up) |
+//! | `state`       | 0 · 0x44 · caller · 0x00 · inverted time · node · seq | empty (what a caller did) |
+//! | `state`       | 0 · 0x45 · inverted time · node · seq | empty (accesses by time)    |
+//! | `state`       | 0 · 0x46 · partition (u32) · inverted time · node · seq | empty (whole-partition reads) |
+//!
+//! The audit group's keys (tags 0x40..) are its state proper: shipped in its snapshots like records.
 //!
 //! Index keys (tags 0x30..=0x3f) are derived from the records: written in the same WriteBatch as the
 //! record, never shipped in snapshots, rebuilt when a snapshot is installed. Validated text holds no
@@ -29,6 +40,7 @@ use dancu_cluster_config::PartitionId;
 pub const CF_RAFT_LOG: &str = "raft_log";
 pub const CF_RAFT_META: &str = "raft_meta";
 pub const CF_STATE: &str = "state";
+pub const CF_AUDIT: &str = "audit";
 
 pub const META_VOTE: u8 = 0x01;
 pub const META_COMMITTED: u8 = 0x02;
@@ -39,6 +51,8 @@ pub const META_SNAPSHOT: u8 = 0x04;
 pub const NODE_PREFIX: [u8; 4] = [0xff; 4];
 pub const NODE_IDENTITY: u8 = 0x01;
 pub const NODE_KNOWN_MEMBERS: u8 = 0x02;
+pub const NODE_AUDIT_CHAIN: u8 = 0x03;
+pub const NODE_AUDIT_KEY: u8 = 0x04;
 
 pub const STATE_APPLIED: u8 = 0x01;
 pub const STATE_CITIZEN: u8 = 0x10;
@@ -47,6 +61,13 @@ pub const STATE_REQUEST_BY_INDEX: u8 = 0x21;
 pub const INDEX_HOUSEHOLD: u8 = 0x30;
 pub const INDEX_NAME_DOB: u8 = 0x31;
 pub const INDEX_LEGACY: u8 = 0x32;
+pub const AUDIT_RECORD: u8 = 0x40;
+pub const AUDIT_CHECKPOINT: u8 = 0x41;
+pub const AUDIT_CHAIN: u8 = 0x42;
+pub const AUDIT_BY_CITIZEN: u8 = 0x43;
+pub const AUDIT_BY_CALLER: u8 = 0x44;
+pub const AUDIT_BY_TIME: u8 = 0x45;
+pub const AUDIT_BY_PARTITION: u8 = 0x46;
 /// Every index tag is in this range (snapshots skip it).
 pub const INDEX_TAGS: std::ops::RangeInclusive<u8> = 0x30..=0x3f;
 

@@ -1,9 +1,12 @@
-//! The node's one RocksDB: raft log, raft metadata and partition state, for every Raft group.
+//! The node's one RocksDB: raft log, raft metadata and partition state for every Raft group, and the node's own
+//! audit chain.
 //!
 //! Architecture Invariant: nothing outside `storage` opens or writes RocksDB. Readers on the hot
 //! path call [`Store::get_citizen`] / [`Store::multi_get_citizens`] directly (after the linearizer),
 //! never through the state-machine task.
 
+mod audit_log;
+mod audit_state;
 pub mod entry_cache;
 pub mod indexes;
 pub mod keys;
@@ -27,6 +30,8 @@ use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamilyDescriptor, DataBlockIndexType, Options, WriteBatch, WriteOptions, DB,
 };
 
+pub use audit_log::{tamper as audit_tamper, AuditLog};
+pub use audit_state::{AuditPage, AuditQuery, AUDIT_PAGE_MAX};
 pub use log_store::LogStore;
 pub use snapshot::SnapshotFile;
 pub use state_machine::{SnapshotBuilder, StateMachine};
@@ -34,7 +39,7 @@ pub use wal_sync::Durability;
 use wal_sync::WalSyncer;
 pub use write_pressure::WritePressure;
 
-use keys::{CF_RAFT_LOG, CF_RAFT_META, CF_STATE};
+use keys::{CF_AUDIT, CF_RAFT_LOG, CF_RAFT_META, CF_STATE};
 
 /// The block cache shared by every column family.
 const BLOCK_CACHE_BYTES: usize = 256 * 1024 * 1024;
@@ -67,7 +72,7 @@ pub fn invalid_data(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) 
 
 /// The options of a node's RocksDB and of its column families (raft log, raft metadata, state). The bench's
 /// import write ceiling opens its databases with them, so the ceiling writes with the node's settings.
-pub fn db_options() -> (Options, [ColumnFamilyDescriptor; 3]) {
+pub fn db_options() -> (Options, [ColumnFamilyDescriptor; 4]) {
     let mut options = Options::default();
     options.create_if_missing(true);
     options.create_missing_column_families(true);
@@ -87,7 +92,7 @@ pub fn db_options() -> (Options, [ColumnFamilyDescriptor; 3]) {
     options.set_wal_bytes_per_sync(512 * 1024);
     // Hyper clock: lookups without the LRU's per-shard mutex, which point reads from every core contend on.
     let cache = Cache::new_hyper_clock_cache(BLOCK_CACHE_BYTES, BLOCK_BYTES);
-    let cfs = [CF_RAFT_LOG, CF_RAFT_META, CF_STATE].map(|name| {
+    let cfs = [CF_RAFT_LOG, CF_RAFT_META, CF_STATE, CF_AUDIT].map(|name| {
         let mut cf_options = Options::default();
         // Log entries live until the next snapshot purges them: compressing them on every flush and
         // compaction costs CPU on the write path and saves little disk for long.

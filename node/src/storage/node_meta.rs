@@ -34,7 +34,7 @@ impl Store {
         self.write_synced(batch)
     }
 
-    fn write_synced(&self, batch: WriteBatch) -> io::Result<()> {
+    pub(super) fn write_synced(&self, batch: WriteBatch) -> io::Result<()> {
         let mut options = rocksdb::WriteOptions::default();
         options.set_sync(true);
         self.db.write_opt(batch, &options).map_err(super::storage_error)

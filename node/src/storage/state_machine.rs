@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::io;
 use std::sync::Arc;
 
-use dancu_cluster_config::{PartitionId, PartitionSpec};
+use dancu_cluster_config::{PartitionId, PartitionSpec, AUDIT_GROUP};
 use dancu_proto::v1 as pb;
 use dancu_proto::Message;
 use futures::{Stream, StreamExt};
@@ -20,10 +20,10 @@ use crate::limits::REQUEST_ID_WINDOW_ENTRIES;
 use crate::raft::codec::{snapshot_meta_from_pb, stored_membership_to_pb};
 use crate::raft::types::{ApplyOutcome, BatchItemOutcome, LogId, Snapshot, SnapshotMeta, StoredMembership, TypeConfig};
 use crate::storage::entry_cache::EntryCache;
-use crate::storage::indexes;
 use crate::storage::keys::{self, CF_STATE, STATE_APPLIED};
 use crate::storage::snapshot::{self, SnapshotFile};
 use crate::storage::Store;
+use crate::storage::{audit_state, indexes};
 
 /// `Citizen.revision` and `Citizen.updated_at_unix_ms` (citizen.proto), set by the server on every write.
 const CITIZEN_REVISION_FIELD: u32 = 26;
@@ -56,6 +56,8 @@ struct Pending {
     /// As stored (encoded): a later entry of the same batch touching the record again is rare.
     records: HashMap<String, Vec<u8>>,
     requests: HashMap<String, pb::RequestOutcome>,
+    /// The audit group: each node's anchored chain as this batch leaves it.
+    audit_chains: HashMap<u64, pb::AnchoredChain>,
 }
 
 impl StateMachine {
@@ -300,6 +302,15 @@ impl StateMachine {
             Some(pb::command::Op::PutCitizen(put)) => self.apply_put(batch, pending, log_id, put),
             Some(pb::command::Op::PutCitizens(put)) => self.apply_put_batch(batch, pending, log_id, put),
             Some(pb::command::Op::LifeEvent(event)) => self.apply_event(batch, pending, log_id, event),
+            Some(pb::command::Op::AuditSegment(segment)) if self.pid == AUDIT_GROUP => {
+                audit_state::apply_segment(&self.store, batch, &mut pending.audit_chains, segment)
+            }
+            Some(pb::command::Op::AuditPrune(prune)) if self.pid == AUDIT_GROUP => {
+                audit_state::apply_prune(&self.store, batch, &mut pending.audit_chains, prune)
+            }
+            Some(pb::command::Op::AuditSegment(_) | pb::command::Op::AuditPrune(_)) => {
+                Ok(ApplyOutcome::Refused { reason: "an audit command outside the audit group".into() })
+            }
             None => Ok(ApplyOutcome::Refused { reason: "empty command".into() }),
         }
     }
