@@ -2,7 +2,7 @@
 //! proposal, a node's anchored head) on its leader; retention pruning.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use dancu_cluster_config::AUDIT_GROUP;
 use dancu_proto::audit_chain;
@@ -18,6 +18,7 @@ use crate::limits::{
 use crate::raft::groups::{Group, Groups};
 use crate::raft::network::ConnectionClass;
 use crate::raft::types::{ApplyOutcome, Request as RaftRequest};
+use crate::service::audit::now_unix_us;
 use crate::service::errors::ApiError;
 use crate::service::linearizer::{linearize, ReadMode};
 use crate::storage::AuditLog;
@@ -31,10 +32,6 @@ enum ShipError {
     Conflict(String),
     /// The audit group could not be reached or has no leader: retry.
     Failed(String),
-}
-
-fn now_unix_us() -> i64 {
-    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |since| since.as_micros() as i64)
 }
 
 /// Starts the node's shipper and pruner.
